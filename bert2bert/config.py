@@ -1,0 +1,282 @@
+"""Typed configuration: dataclasses, YAML loading, `--set` overrides, clear errors.
+
+A config file is YAML with the sections `model`, `task`, `optimizer`, `train`
+and `decode`, plus an optional `include:` list of other files (relative to the
+including file) that are merged first. Every key and every value is checked
+against the dataclasses below; a mistake is a `ConfigError` whose one-line
+message names the key and the valid choices.
+
+Example:
+    >>> cfg = load_config(overrides=["model.variant=bertShare", "model.num_layers=2"])
+    >>> cfg.model.num_layers
+    2
+"""
+import dataclasses
+import os
+import types
+import typing
+from typing import Any, Dict, List, Literal, Optional, Sequence
+
+import yaml
+
+from bert2bert import grid
+
+VariantName = Literal[grid.VARIANT_NAMES]  # type: ignore[valid-type]
+SizeName = Literal[grid.SIZE_NAMES]  # type: ignore[valid-type]
+MetricName = Literal["bleu", "bleu_uncased", "sacrebleu", "rouge", "sari", "exact"]
+
+
+class ConfigError(ValueError):
+    """A configuration mistake; the message names the key and what is valid."""
+
+
+@dataclasses.dataclass
+class StackOverrides:
+    """Per-side architecture overrides (None keeps the size/family default)."""
+
+    num_layers: Optional[int] = None
+    hidden_size: Optional[int] = None
+    num_heads: Optional[int] = None
+    intermediate_size: Optional[int] = None
+    vocab_size: Optional[int] = None
+    max_position_embeddings: Optional[int] = None
+
+
+@dataclasses.dataclass
+class ModelConfig:
+    """Which variant of the grid, at which size, warm-started from where."""
+
+    variant: VariantName = "bert2bert"
+    size: SizeName = "base"
+    # Overrides applied to both sides; `encoder`/`decoder` override one side.
+    num_layers: Optional[int] = None
+    hidden_size: Optional[int] = None
+    num_heads: Optional[int] = None
+    intermediate_size: Optional[int] = None
+    max_position_embeddings: Optional[int] = None
+    encoder: StackOverrides = dataclasses.field(default_factory=StackOverrides)
+    decoder: StackOverrides = dataclasses.field(default_factory=StackOverrides)
+    dropout: float = 0.1
+    attention_dropout: float = 0.1
+    initializer_range: float = 0.02
+    encoder_checkpoint: Optional[str] = None
+    decoder_checkpoint: Optional[str] = None
+    dtype_policy: Literal["float32", "mixed_bfloat16", "mixed_float16"] = "float32"
+
+
+@dataclasses.dataclass
+class TaskConfig:
+    """A task of the paper: where the data is, how long inputs are, how it is scored."""
+
+    name: str = "wikisplit"
+    tfds_name: Optional[str] = None
+    data_files: Dict[str, str] = dataclasses.field(default_factory=dict)
+    file_format: Literal["tfds", "tsv", "jsonl"] = "tfds"
+    source_key: str = "source"
+    target_key: str = "target"
+    max_source_length: int = 128
+    max_target_length: int = 128
+    metrics: List[MetricName] = dataclasses.field(default_factory=list)
+    lowercase_metrics: bool = False
+
+
+@dataclasses.dataclass
+class OptimizerConfig:
+    """The paper's Adam with warm-up and square-root decay, or AdamW with linear decay."""
+
+    name: Literal["adam", "adamw"] = "adam"
+    schedule: Literal["paper_rsqrt", "linear"] = "paper_rsqrt"
+    learning_rate: float = 0.05
+    warmup_steps: int = 40000
+    scale_by_hidden_size: bool = True
+    beta_1: float = 0.9
+    beta_2: float = 0.997
+    epsilon: float = 1e-9
+    weight_decay: float = 0.0
+    clip_norm: Optional[float] = None
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """How long and how big to train."""
+
+    batch_size: int = 256
+    train_steps: int = 200000
+    label_smoothing: float = 0.0
+    gradient_accumulation_steps: int = 1
+    checkpoint_every: int = 1000
+    keep_checkpoints: int = 5
+    log_every: int = 100
+    seed: int = 42
+
+
+@dataclasses.dataclass
+class DecodeConfig:
+    """Beam search settings (GNMT length penalty ((5 + len) / 6) ** alpha)."""
+
+    beam_size: int = 4
+    alpha: float = 0.6
+    max_length: Optional[int] = None
+    min_length: int = 0
+    no_repeat_ngram_size: int = 0
+
+
+@dataclasses.dataclass
+class Config:
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    task: TaskConfig = dataclasses.field(default_factory=TaskConfig)
+    optimizer: OptimizerConfig = dataclasses.field(default_factory=OptimizerConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    decode: DecodeConfig = dataclasses.field(default_factory=DecodeConfig)
+
+    def to_dict(self) -> Dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+# ---------------------------------------------------------------------------
+# Checking values against type hints.
+
+
+def _type_name(tp) -> str:
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(tp))
+    if origin is not None:
+        return repr(tp).replace("typing.", "")
+    return getattr(tp, "__name__", repr(tp))
+
+
+def _coerce(value: Any, tp, key: str, where: str) -> Any:
+    """Returns `value` checked (and, for dataclasses, built) against type `tp`."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, key, where)
+            except ConfigError as e:
+                errors.append(e)
+        if len(errors) == 1:
+            raise errors[0]
+        _fail(where, f"'{key}' must be {_type_name(tp)}, got {type(value).__name__} {value!r}")
+    if origin is Literal:
+        if value not in args:
+            _fail(where, f"'{key}' is {value!r}; valid choices: " + ", ".join(map(str, args)))
+        return value
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            _fail(where, f"'{key}' must be a mapping of {tp.__name__} fields, got {value!r}")
+        return _build(tp, value, key + ".", where)
+    if origin in (list, List, Sequence):
+        if not isinstance(value, list):
+            _fail(where, f"'{key}' must be a list, got {type(value).__name__} {value!r}")
+        return [_coerce(v, args[0], f"{key}[{i}]", where) for i, v in enumerate(value)]
+    if origin in (dict, Dict):
+        if not isinstance(value, dict):
+            _fail(where, f"'{key}' must be a mapping, got {type(value).__name__} {value!r}")
+        return {_coerce(k, args[0], key, where): _coerce(v, args[1], f"{key}.{k}", where)
+                for k, v in value.items()}
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp in (int, float) and isinstance(value, bool):
+        _fail(where, f"'{key}' must be {tp.__name__}, got bool {value!r}")
+    if not isinstance(value, tp):
+        _fail(where, f"'{key}' must be {tp.__name__}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _fail(where: str, message: str):
+    raise ConfigError(f"config error{where}: {message}")
+
+
+def _build(cls, values: Dict[str, Any], prefix: str = "", where: str = ""):
+    hints = typing.get_type_hints(cls)
+    fields = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for name, value in values.items():
+        if name not in fields:
+            _fail(where, f"unknown key '{prefix}{name}'; valid keys: " + ", ".join(sorted(fields)))
+        kwargs[name] = _coerce(value, hints[name], prefix + name, where)
+    return cls(**kwargs)
+
+
+# ---------------------------------------------------------------------------
+# Files, includes and overrides.
+
+
+def _deep_merge(base: Dict[str, Any], update: Dict[str, Any]) -> Dict[str, Any]:
+    merged = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def read_yaml(path: str, _seen: Optional[List[str]] = None) -> Dict[str, Any]:
+    """Reads a YAML config with its `include:` files merged in (includes first)."""
+    path = os.path.abspath(path)
+    seen = list(_seen or [])
+    if path in seen:
+        raise ConfigError(f"config error in {path}: include cycle: " + " -> ".join(seen + [path]))
+    if not os.path.isfile(path):
+        raise ConfigError(f"config error: file not found: {path}")
+    with open(path, encoding="utf-8") as f:
+        try:
+            data = yaml.safe_load(f) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(f"config error in {path}: not valid YAML: {e}".replace("\n", " ")) from e
+    if not isinstance(data, dict):
+        raise ConfigError(f"config error in {path}: the top level must be a mapping")
+    includes = data.pop("include", []) or []
+    if isinstance(includes, str):
+        includes = [includes]
+    merged: Dict[str, Any] = {}
+    for inc in includes:
+        inc_path = os.path.join(os.path.dirname(path), inc)
+        merged = _deep_merge(merged, read_yaml(inc_path, seen + [path]))
+    return _deep_merge(merged, data)
+
+
+def parse_override(text: str) -> Dict[str, Any]:
+    """Turns 'model.num_layers=4' into {'model': {'num_layers': 4}} (value read as YAML)."""
+    if "=" not in text:
+        raise ConfigError(f"config error: override {text!r} must look like section.key=value")
+    dotted, raw = text.split("=", 1)
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config error: override {text!r}: value is not valid YAML") from e
+    out: Dict[str, Any] = {}
+    node = out
+    parts = dotted.strip().split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+    return out
+
+
+def config_from_dict(data: Dict[str, Any], where: str = "") -> Config:
+    """Builds a checked `Config` from nested dictionaries."""
+    return _build(Config, data, "", f" in {where}" if where else "")
+
+
+def load_config(path: Optional[str] = None, overrides: Sequence[str] = ()) -> Config:
+    """Loads `path` (with includes), applies `--set` style overrides, checks everything."""
+    data = read_yaml(path) if path else {}
+    for text in overrides:
+        data = _deep_merge(data, parse_override(text))
+    return config_from_dict(data, where=path or "")

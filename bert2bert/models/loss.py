@@ -1,0 +1,20 @@
+"""The training loss: token cross-entropy averaged over real (unpadded) target tokens."""
+from keras import ops
+
+
+def masked_cross_entropy(labels, logits, mask, label_smoothing=0.0):
+    """Mean cross-entropy of `logits` [B, T, V] against `labels` [B, T] where `mask` is 1.
+
+    Computed in float32. Padding never counts: a batch whose targets are all
+    padding gives 0, not NaN. With `label_smoothing` eps the target
+    distribution is (1 - eps) on the label and eps spread evenly over the vocabulary.
+    """
+    logits = ops.cast(logits, "float32")
+    mask = ops.cast(mask, "float32")
+    log_probs = ops.log_softmax(logits, axis=-1)
+    labels = ops.cast(labels, "int32")
+    nll = -ops.squeeze(ops.take_along_axis(log_probs, labels[..., None], axis=-1), -1)
+    if label_smoothing:
+        smooth = -ops.mean(log_probs, axis=-1)
+        nll = (1.0 - label_smoothing) * nll + label_smoothing * smooth
+    return ops.sum(nll * mask) / ops.maximum(ops.sum(mask), 1.0)

@@ -1,0 +1,41 @@
+"""bert2bert: warm-started Transformer encoder-decoders (Rothe, Narayan, Severyn, TACL 2020)."""
+from setuptools import find_packages, setup
+
+INSTALL_REQUIRES = [
+    "tensorflow==2.20.*",
+    "tensorflow-text==2.20.*",
+    "tf-keras==2.20.*",
+    "keras==3.15.*",
+    "keras-hub==0.32.*",
+    "keras-nlp==0.32.*",
+    "tensorflow-datasets==4.9.10",
+    "tf-models-official==2.20.0",
+    "pyyaml>=6",
+    "tqdm>=4.60",
+    "numpy",
+]
+
+TEST_REQUIRES = [
+    "pytest>=8",
+    "pytest-timeout",
+    "tokenizers",
+    "tiktoken",
+    "safetensors",
+]
+
+setup(
+    name="bert2bert",
+    version="0.1.0",
+    description=(
+        "Leveraging pre-trained checkpoints for sequence generation: "
+        "BERT/GPT-2/RoBERTa warm-started encoder-decoders in Keras 3."
+    ),
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.11,<3.12",
+    packages=find_packages(include=["bert2bert", "bert2bert.*"]),
+    include_package_data=True,
+    install_requires=INSTALL_REQUIRES,
+    extras_require={"test": TEST_REQUIRES},
+    entry_points={"console_scripts": ["bert2bert=bert2bert.cli:main"]},
+)
