@@ -57,6 +57,9 @@ class TransformerStack(keras.layers.Layer):
             )
             for i in range(spec.num_layers)
         ]
+        # Also as attributes: tf.train.Checkpoint does not look inside Keras lists.
+        for i, block in enumerate(self.blocks):
+            setattr(self, f"block_{i}", block)
         self.final_norm = None
         if shared_from is not None:
             self.final_norm = shared_from.final_norm
