@@ -1,1 +1,45 @@
-"""bert2bert."""
+"""bert2bert: warm-started Transformer encoder-decoders in Keras 3.
+
+Rothe, Narayan, Severyn, "Leveraging Pre-trained Checkpoints for Sequence
+Generation Tasks", TACL 2020. The paper's whole grid (rnd2rnd ... roberta2gpt)
+at base, large or any custom size.
+
+    >>> import bert2bert
+    >>> cfg = bert2bert.load_config("configs/models/bertShare.yaml",
+    ...                             ["model.num_layers=2", "model.hidden_size=64",
+    ...                              "model.num_heads=2", "model.intermediate_size=128"])
+    >>> model = bert2bert.build_model(cfg.model)
+    >>> bert2bert.count_parameters(model).total > 0
+    True
+"""
+import importlib as _importlib
+import os as _os
+
+_os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+__version__ = "0.1.0"
+
+# Public names and the module that defines each. Loaded on first use, so that
+# `import bert2bert` (and the CLI's start-up) does not pay for TensorFlow.
+_EXPORTS = {
+    "bert2bert.config": ["Config", "ConfigError", "DecodeConfig", "ModelConfig",
+                         "OptimizerConfig", "StackOverrides", "TaskConfig", "TrainConfig",
+                         "load_config"],
+    "bert2bert.grid": ["FAMILIES", "SIZES", "VARIANTS", "VARIANT_NAMES"],
+    "bert2bert.models": ["ParameterCounts", "Seq2SeqModel", "build_model", "count_parameters",
+                         "masked_cross_entropy", "resolve", "teacher_forcing_inputs"],
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name):
+    if name not in _WHERE:
+        raise AttributeError(f"module 'bert2bert' has no attribute {name!r}")
+    value = getattr(_importlib.import_module(_WHERE[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)

@@ -1,0 +1,25 @@
+"""The docstring examples of the public API run (they are documentation that can rot)."""
+import doctest
+import importlib
+import os
+
+import pytest
+
+from tests.helpers import REPO
+
+MODULES = ["bert2bert", "bert2bert.config", "bert2bert.layers.attention",
+           "bert2bert.layers.embeddings", "bert2bert.layers.feed_forward",
+           "bert2bert.layers.transformer_block", "bert2bert.models.seq2seq"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name, monkeypatch):
+    monkeypatch.chdir(REPO)
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0, f"{name} has no example"
+    assert result.failed == 0
+
+
+def test_readme_mentions_the_two_commands():
+    text = open(os.path.join(REPO, "README.md"), encoding="utf-8").read()
+    assert "make demo" in text and "make test" in text
