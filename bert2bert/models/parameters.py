@@ -32,11 +32,7 @@ def count_parameters(model) -> ParameterCounts:
     for stack in (model.encoder, model.decoder):
         if stack is None:
             continue
-        cross = set()
-        for block in stack.blocks:
-            for layer in (block.cross_attention, block.cross_attention_norm):
-                if layer is not None:
-                    cross.update(id(v) for v in layer.weights)
+        cross = {id(v) for v in stack.cross_attention_weights()}
         embedding_ids.update(id(v) for v in stack.embeddings.weights)
         for v in stack.weights:
             unique[id(v)] = v

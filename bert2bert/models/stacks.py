@@ -115,6 +115,12 @@ class TransformerStack(keras.layers.Layer):
             return x, new_caches
         return x
 
+    def cross_attention_weights(self):
+        """The variables of every cross-attention sub-block (attention and its LayerNorm)."""
+        return [w for block in self.blocks if block.cross_attention is not None
+                for layer in (block.cross_attention, block.cross_attention_norm)
+                for w in layer.weights]
+
     def cross_key_values(self, encoder_output):
         """Per-block cross-attention (keys, values) of `encoder_output`."""
         return [block.cross_key_value(encoder_output) for block in self.blocks]
