@@ -56,6 +56,9 @@ class ModelConfig:
     max_position_embeddings: Optional[int] = None
     encoder: StackOverrides = dataclasses.field(default_factory=StackOverrides)
     decoder: StackOverrides = dataclasses.field(default_factory=StackOverrides)
+    # None keeps the variant's choice; False gives encoder and decoder their own
+    # word embeddings (as Hugging Face's EncoderDecoderModel does by default).
+    share_embeddings: Optional[bool] = None
     dropout: float = 0.1
     attention_dropout: float = 0.1
     initializer_range: float = 0.02

@@ -98,7 +98,10 @@ def resolve(config: ModelConfig) -> ModelSpec:
     if variant.encoder_family is not None:
         encoder = _stack(config, "encoder", variant.encoder_family, variant.encoder_vocab,
                          variant.encoder_warm)
-    spec = ModelSpec(variant.name, encoder, decoder, variant.share)
+    share = variant.share
+    if config.share_embeddings is not None and share != "all" and encoder is not None:
+        share = "embeddings" if config.share_embeddings else "none"
+    spec = ModelSpec(variant.name, encoder, decoder, share)
     _check_sharing(spec)
     return spec
 

@@ -207,3 +207,15 @@ def test_decoding_state_compiles_with_xla(variant):
     np.testing.assert_allclose(compiled, eager, atol=1e-4)
     cached, _ = greedy_cached_vs_full(model, inputs, steps)
     np.testing.assert_allclose(eager, cached, atol=1e-5)
+
+
+def test_share_embeddings_override():
+    separate = tiny_model("bert2bert", share_embeddings=False)
+    assert separate.spec.share == "none"
+    assert separate.encoder.word_embeddings is not separate.decoder.word_embeddings
+    joined = tiny_model("rnd2gpt", share_embeddings=True)
+    assert joined.encoder.word_embeddings is joined.decoder.word_embeddings
+    with pytest.raises(ConfigError, match="same vocab_size"):
+        tiny_model("bert2gpt", share_embeddings=True)
+    # Full sharing is the variant's nature and is not undone by this switch.
+    assert tiny_model("bertShare", share_embeddings=False).spec.share == "all"
