@@ -13,6 +13,7 @@ INSTALL_REQUIRES = [
     "pyyaml>=6",
     "tqdm>=4.60",
     "numpy",
+    "safetensors>=0.4",
 ]
 
 TEST_REQUIRES = [
@@ -20,7 +21,6 @@ TEST_REQUIRES = [
     "pytest-timeout",
     "tokenizers",
     "tiktoken",
-    "safetensors",
 ]
 
 setup(

@@ -2,6 +2,7 @@
 
     bert2bert variants [--size base|large] [--json] [--set model.key=value ...]
     bert2bert config [--config FILE] [--set section.key=value ...]
+    bert2bert inspect PATH [--format NAME] [--json]
     bert2bert demo
 """
 import argparse
@@ -64,6 +65,44 @@ def cmd_config(args) -> int:
     return 0
 
 
+def cmd_inspect(args) -> int:
+    """Prints what a checkpoint is: format, config, vocabulary, variables and parameters."""
+    from bert2bert.checkpoints import open_checkpoint
+
+    reader = open_checkpoint(args.path, args.format)
+    info = reader.summary()
+    info["vocabulary"] = vocabulary_info(reader)
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    print(f"{info['path']}\n  format: {info['format']} ({info['description']})")
+    print(f"  family: {info['family']}")
+    print("  config: " + ", ".join(f"{k}={v}" for k, v in info["config"].items()))
+    vocab = info["vocabulary"]
+    print("  vocabulary: " + ", ".join(f"{k}={v}" for k, v in vocab.items()))
+    print(f"  variables: {info['variables']}, parameters: {info['parameters']:,}")
+    return 0
+
+
+def vocabulary_info(reader) -> dict:
+    """Size, casing, special tokens and files of the vocabulary that came with a checkpoint."""
+    info = {"size": reader.config.vocab_size, "lowercase": reader.lowercase,
+            "files": sorted(reader.vocab_files.values())}
+    try:
+        from bert2bert.text import tokenizer_from_files
+
+        tok = tokenizer_from_files(reader.family, reader.vocab_files, lowercase=reader.lowercase)
+        special = tok.special_tokens
+        info["size"] = tok.vocab_size
+        info["special_tokens"] = {k: getattr(special, k) for k in
+                                  ("start_id", "end_id", "pad_id", "unk_id")}
+    except ImportError:
+        info["special_tokens"] = None
+    except ValueError as e:
+        info["problem"] = str(e)
+    return info
+
+
 def cmd_demo(args) -> int:
     print("bert2bert demo: the end-to-end main job (warm-start, train, evaluate, export, serve) "
           "is not built yet; it lands with the demo issue. Meanwhile, the model grid:")
@@ -90,6 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = with_config(sub.add_parser("config", help="print the resolved config"))
     p.set_defaults(func=cmd_config)
 
+    p = sub.add_parser("inspect", help="what a checkpoint is: format, config, vocabulary, sizes")
+    p.add_argument("path", help="checkpoint file, prefix or directory")
+    p.add_argument("--format", help="skip detection: bert_tf1, tfhub_bert, model_garden_tf2, "
+                                    "gpt2_tf1 or hf")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_inspect)
+
     p = sub.add_parser("demo", help="the main job")
     p.set_defaults(func=cmd_demo)
     return parser
@@ -103,6 +149,13 @@ def main(argv=None) -> int:
         return args.func(args)
     except ConfigError as e:
         print(f"bert2bert: {e}", file=sys.stderr)
+        return 2
+    except ValueError as e:
+        from bert2bert.checkpoints.base import CheckpointError
+
+        if not isinstance(e, CheckpointError):
+            raise
+        print(f"bert2bert: checkpoint error: {e}", file=sys.stderr)
         return 2
 
 

@@ -32,7 +32,7 @@ class ConfigError(ValueError):
 
 @dataclasses.dataclass
 class StackOverrides:
-    """Per-side architecture overrides (None keeps the size/family default)."""
+    """Per-side architecture overrides (None: from the checkpoint, else the size/family default)."""
 
     num_layers: Optional[int] = None
     hidden_size: Optional[int] = None
@@ -40,6 +40,9 @@ class StackOverrides:
     intermediate_size: Optional[int] = None
     vocab_size: Optional[int] = None
     max_position_embeddings: Optional[int] = None
+    type_vocab_size: Optional[int] = None
+    layer_norm_epsilon: Optional[float] = None
+    approximate_gelu: Optional[bool] = None
 
 
 @dataclasses.dataclass

@@ -1,0 +1,173 @@
+"""Hugging Face directories (config.json + model.safetensors) for BERT, RoBERTa and GPT-2.
+
+PyTorch `Linear` weights are stored [out, in] and are transposed; GPT-2's
+`Conv1D` weights are already [in, out]. A leading model prefix such as
+`bert.`, `roberta.` or `transformer.` (task models) is recognised.
+"""
+import json
+import os
+import re
+
+import numpy as np
+
+from bert2bert.checkpoints.base import (
+    ArchConfig, CheckpointError, CheckpointReader, gelu_is_tanh, read_config, require_file)
+from bert2bert.checkpoints.gpt2_openai import gpt2_layer_names
+from bert2bert.checkpoints.layout import build_sources, layer_table, transpose
+
+BERT_LAYER = {
+    "self_attention/query": "attention.self.query",
+    "self_attention/key": "attention.self.key",
+    "self_attention/value": "attention.self.value",
+    "self_attention/output": "attention.output.dense",
+    "feed_forward/intermediate": "intermediate.dense",
+    "feed_forward/output": "output.dense",
+}
+BERT_NORMS = {"self_attention_norm": "attention.output.LayerNorm",
+              "feed_forward_norm": "output.LayerNorm"}
+MARKERS = {"bert": "embeddings.word_embeddings.weight", "roberta": "embeddings.word_embeddings.weight",
+           "gpt2": "wte.weight"}
+IGNORED = [
+    (re.compile(r"(^|\.)pooler\."), "pooler (classification head input), not used for generation"),
+    (re.compile(r"^(cls|lm_head)\."), "language-model head; the output projection is tied to the "
+                                     "word embeddings instead"),
+    (re.compile(r"position_ids$"), "buffer of position ids, not a weight"),
+    (re.compile(r"\.attn\.(masked_)?bias$"), "causal-mask buffer, not a weight"),
+]
+
+
+def _bert_table(prefix: str, norm_names):
+    gamma, beta = norm_names
+    names, pre = {}, {}
+    for canonical, original in BERT_LAYER.items():
+        names[f"{canonical}/kernel"] = f"{original}.weight"
+        names[f"{canonical}/bias"] = f"{original}.bias"
+        pre[f"{canonical}/kernel"] = transpose()
+    for canonical, original in BERT_NORMS.items():
+        names[f"{canonical}/gamma"] = f"{original}.{gamma}"
+        names[f"{canonical}/beta"] = f"{original}.{beta}"
+    emb = prefix + "embeddings."
+    return {
+        "embeddings/word": (emb + "word_embeddings.weight", None),
+        "embeddings/position": (emb + "position_embeddings.weight", None),
+        "embeddings/token_type": (emb + "token_type_embeddings.weight", None),
+        "embeddings/norm/gamma": (emb + f"LayerNorm.{gamma}", None),
+        "embeddings/norm/beta": (emb + f"LayerNorm.{beta}", None),
+        **layer_table(prefix + "encoder.layer.{i}.", names, pre),
+    }
+
+
+def _gpt2_table(prefix: str):
+    names, pre = gpt2_layer_names("attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj",
+                                  "ln_1", "ln_2", "weight", "bias", "weight", "bias",
+                                  squeeze=False)
+    names = {k: v.replace("/", ".") for k, v in names.items()}
+    return {
+        "embeddings/word": (prefix + "wte.weight", None),
+        "embeddings/position": (prefix + "wpe.weight", None),
+        **layer_table(prefix + "h.{i}.", names, pre),
+        "final_norm/gamma": (prefix + "ln_f.weight", None),
+        "final_norm/beta": (prefix + "ln_f.bias", None),
+    }
+
+
+def _arch(family: str, raw: dict) -> ArchConfig:
+    if family == "gpt2":
+        hidden = raw["n_embd"]
+        return ArchConfig(
+            vocab_size=raw["vocab_size"], hidden_size=hidden, num_layers=raw["n_layer"],
+            num_heads=raw["n_head"], intermediate_size=raw.get("n_inner") or 4 * hidden,
+            max_position_embeddings=raw["n_positions"], type_vocab_size=0,
+            layer_norm_epsilon=raw.get("layer_norm_epsilon", 1e-5),
+            approximate_gelu=gelu_is_tanh(raw.get("activation_function", "gelu_new"),
+                                          "config.json", plain_gelu_is_tanh=False))
+    return ArchConfig(
+        vocab_size=raw["vocab_size"], hidden_size=raw["hidden_size"],
+        num_layers=raw["num_hidden_layers"], num_heads=raw["num_attention_heads"],
+        intermediate_size=raw["intermediate_size"],
+        max_position_embeddings=raw["max_position_embeddings"],
+        type_vocab_size=raw.get("type_vocab_size", 2),
+        layer_norm_epsilon=raw.get("layer_norm_eps", 1e-12),
+        approximate_gelu=gelu_is_tanh(raw.get("hidden_act", "gelu"), "config.json",
+                                      plain_gelu_is_tanh=False))
+
+
+class HuggingFaceReader(CheckpointReader):
+    format_name = "hf"
+    description = "Hugging Face directory (config.json + model.safetensors)"
+    ignore_patterns = IGNORED
+
+    @classmethod
+    def detect(cls, path):
+        return os.path.isdir(path) and os.path.isfile(os.path.join(path, "config.json")) and (
+            os.path.isfile(os.path.join(path, "model.safetensors"))
+            or os.path.isfile(os.path.join(path, "pytorch_model.bin")))
+
+    def __init__(self, path):
+        super().__init__(path)
+        config_file = os.path.join(path, "config.json")
+        self.weights_file = os.path.join(path, "model.safetensors")
+        if not os.path.isfile(self.weights_file):
+            if os.path.isfile(os.path.join(path, "pytorch_model.bin")):
+                raise CheckpointError(
+                    f"{path}/pytorch_model.bin: PyTorch pickles cannot be read without PyTorch; "
+                    "convert the directory to model.safetensors (transformers: "
+                    "model.save_pretrained(dir, safe_serialization=True))")
+            require_file(self.weights_file, "model.safetensors")
+        raw, _ = read_config(config_file, "Hugging Face config.json", lambda r: r)
+        self.family = raw.get("model_type")
+        if self.family not in MARKERS:
+            raise CheckpointError(f"{config_file}: model_type {self.family!r} is not supported; "
+                                  "expected bert, roberta or gpt2")
+        _, self.config = read_config(config_file, "Hugging Face config.json",
+                                     lambda r: _arch(self.family, r))
+        self._open_safetensors()
+        marker = MARKERS[self.family]
+        prefixes = [n[: -len(marker)] for n in self._shapes if n.endswith(marker)]
+        if not prefixes:
+            raise CheckpointError(f"{self.weights_file}: no variable '{marker}': not the weights "
+                                  f"of a {self.family} model")
+        self.prefix = prefixes[0]
+        if self.family == "gpt2":
+            self._table = _gpt2_table(self.prefix)
+        else:
+            norm = (("weight", "bias") if f"{self.prefix}embeddings.LayerNorm.weight" in self._shapes
+                    else ("gamma", "beta"))
+            self._table = _bert_table(self.prefix, norm)
+        self.vocab_files = {key: os.path.join(path, name) for key, name in
+                            (("vocab_txt", "vocab.txt"), ("vocab_json", "vocab.json"),
+                             ("merges_txt", "merges.txt"), ("tokenizer_json", "tokenizer.json"),
+                             ("spm_model", "sentencepiece.bpe.model"))
+                            if os.path.isfile(os.path.join(path, name))}
+        self.lowercase = self._lowercase(path)
+
+    def _open_safetensors(self):
+        from safetensors import safe_open
+
+        try:
+            self._file = safe_open(self.weights_file, framework="np")
+            self._shapes = {n: tuple(self._file.get_slice(n).get_shape()) for n in self._file.keys()}
+        except Exception as e:  # noqa: BLE001 - safetensors raises its own error types
+            raise CheckpointError(f"{self.weights_file}: not a readable safetensors file "
+                                  f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
+                                  ) from e
+
+    def _lowercase(self, path):
+        if self.family != "bert":
+            return None
+        tok_config = os.path.join(path, "tokenizer_config.json")
+        if os.path.isfile(tok_config):
+            with open(tok_config, encoding="utf-8") as f:
+                value = json.load(f).get("do_lower_case")
+            if value is not None:
+                return bool(value)
+        return "uncased" in os.path.abspath(path).lower()
+
+    def variables(self):
+        return dict(self._shapes)
+
+    def read(self, name):
+        return np.asarray(self._file.get_tensor(name), dtype=np.float32)
+
+    def canonical(self):
+        return build_sources(self._table, self.config, self._shapes)

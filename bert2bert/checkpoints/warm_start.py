@@ -1,0 +1,286 @@
+"""Warm-start any variant of the grid from checkpoint readers, and say what came from where.
+
+    model, report = build_warm_started_model(model_config)
+    print(report.summary())
+    report.write_json("run/warm_start.json")
+
+The model's shape comes from the checkpoints (size, vocabulary, epsilon, GELU
+form) unless the config sets it explicitly. Loading is strict: a warm side
+without a checkpoint, a family mismatch, a missing variable or a shape that
+cannot be made to fit is a `CheckpointError` naming the file, variable and
+shapes. The only shape change allowed is keeping the first rows of a position
+table that is longer than the model's (e.g. 512 -> 128), and it is reported.
+"""
+import dataclasses
+import json
+import os
+from collections import Counter
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+
+from bert2bert import grid
+from bert2bert.checkpoints.base import CheckpointError, CheckpointReader
+from bert2bert.checkpoints.detect import open_checkpoint
+from bert2bert.config import ModelConfig, StackOverrides
+from bert2bert.models import Seq2SeqModel, build_model
+
+CROSS_ATTENTION_REASON = "new cross-attention: no pre-trained checkpoint has it"
+
+
+# ----------------------------------------------------------------------------
+# Which canonical tensor each model variable takes.
+
+
+def stack_variables(stack) -> List[Tuple[object, str]]:
+    """(variable, canonical name) for every variable of a stack except cross-attention."""
+    emb = stack.embeddings
+    pairs = [(emb.word_embeddings.embeddings, "embeddings/word"),
+             (emb.position_embeddings.embeddings, "embeddings/position")]
+    if emb.token_type_embeddings is not None:
+        pairs.append((emb.token_type_embeddings.embeddings, "embeddings/token_type"))
+    if emb.layer_norm is not None:
+        pairs += [(emb.layer_norm.gamma, "embeddings/norm/gamma"),
+                  (emb.layer_norm.beta, "embeddings/norm/beta")]
+    for i, block in enumerate(stack.blocks):
+        att = block.self_attention
+        for part, dense in (("query", att.query_dense), ("key", att.key_dense),
+                            ("value", att.value_dense), ("output", att.output_dense)):
+            pairs += [(dense.kernel, f"layer_{i}/self_attention/{part}/kernel"),
+                      (dense.bias, f"layer_{i}/self_attention/{part}/bias")]
+        ff = block.feed_forward
+        for part, dense in (("intermediate", ff.intermediate_dense), ("output", ff.output_dense)):
+            pairs += [(dense.kernel, f"layer_{i}/feed_forward/{part}/kernel"),
+                      (dense.bias, f"layer_{i}/feed_forward/{part}/bias")]
+        for name, norm in (("self_attention_norm", block.self_attention_norm),
+                           ("feed_forward_norm", block.feed_forward_norm)):
+            pairs += [(norm.gamma, f"layer_{i}/{name}/gamma"),
+                      (norm.beta, f"layer_{i}/{name}/beta")]
+    if stack.final_norm is not None:
+        pairs += [(stack.final_norm.gamma, "final_norm/gamma"),
+                  (stack.final_norm.beta, "final_norm/beta")]
+    return pairs
+
+
+# ----------------------------------------------------------------------------
+# The report.
+
+
+@dataclasses.dataclass
+class WarmStartReport:
+    """For every model variable its source or why it is random; for every
+    checkpoint variable whether it was used or why not."""
+
+    variant: str
+    checkpoints: Dict[str, Dict] = dataclasses.field(default_factory=dict)  # side -> summary
+    model_variables: List[Dict] = dataclasses.field(default_factory=list)
+    checkpoint_variables: Dict[str, List[Dict]] = dataclasses.field(default_factory=dict)
+
+    def counts(self) -> Dict[str, int]:
+        loaded = sum(v["size"] for v in self.model_variables if v["source"])
+        total = sum(v["size"] for v in self.model_variables)
+        return {"variables": len(self.model_variables),
+                "loaded_variables": sum(1 for v in self.model_variables if v["source"]),
+                "parameters": total, "loaded_parameters": loaded,
+                "random_parameters": total - loaded}
+
+    def summary(self) -> str:
+        """A short, loud, human-readable account (printed when training starts)."""
+        c = self.counts()
+        lines = [f"warm start of {self.variant}: {c['loaded_variables']}/{c['variables']} variables,"
+                 f" {c['loaded_parameters'] / 1e6:.2f}M of {c['parameters'] / 1e6:.2f}M "
+                 f"parameters loaded; {c['random_parameters'] / 1e6:.2f}M random"]
+        for side, info in self.checkpoints.items():
+            lines.append(f"  {side}: {info['format']} {info['path']}")
+        reasons = Counter(v["random_reason"] for v in self.model_variables if not v["source"])
+        for reason, n in reasons.most_common():
+            lines.append(f"  random: {n} variables ({reason})")
+        transforms = Counter(v["transform"].split(",")[0] for v in self.model_variables
+                             if v["source"] and "rows" in v["transform"])
+        for transform, n in transforms.items():
+            lines.append(f"  sliced: {n} variables ({transform})")
+        for path, rows in self.checkpoint_variables.items():
+            ignored = Counter(r["ignored"] for r in rows if r["ignored"])
+            used = sum(1 for r in rows if not r["ignored"])
+            lines.append(f"  {path}: {used} variables used, {sum(ignored.values())} ignored")
+            for reason, n in ignored.most_common():
+                lines.append(f"    ignored {n}: {reason}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> Dict:
+        return {**dataclasses.asdict(self), "counts": self.counts()}
+
+    def write_json(self, path: str) -> str:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(self.to_dict(), f, indent=1)
+        return path
+
+
+# ----------------------------------------------------------------------------
+# Loading.
+
+
+def _fit(value: np.ndarray, variable, canonical: str, source, reader) -> Tuple[np.ndarray, str]:
+    """Makes a checkpoint tensor fit a model variable, or raises naming both."""
+    want = tuple(variable.shape)
+    if value.shape == want:
+        return value, source.transform
+    if (canonical == "embeddings/position" and value.ndim == 2 and value.shape[1] == want[1]
+            and value.shape[0] > want[0]):
+        note = f"rows 0..{want[0] - 1} of {value.shape[0]} (model has {want[0]} positions)"
+        return value[: want[0]], ", ".join(t for t in (source.transform, note) if t)
+    raise CheckpointError(
+        f"{reader.weights_file}: variable '{source.name}' has shape {list(value.shape)}"
+        f"{' after ' + source.transform if source.transform else ''} but model variable "
+        f"'{variable.path}' needs {list(want)}")
+
+
+def _check_family(reader: CheckpointReader, stack, side: str, variant: str):
+    if reader.family != stack.spec.family:
+        raise CheckpointError(
+            f"{reader.path}: is a {reader.family} checkpoint ({reader.description}) but the "
+            f"{side} of {variant} is a {stack.spec.family} stack; give a {stack.spec.family} "
+            f"checkpoint as model.{side}_checkpoint")
+
+
+def warm_start(model: Seq2SeqModel, readers: Dict[str, Optional[CheckpointReader]],
+               strict: bool = True) -> WarmStartReport:
+    """Loads `readers` ({"encoder": r, "decoder": r}) into a built model; returns the report."""
+    variant = model.spec.variant
+    report = WarmStartReport(variant=variant)
+    origin: Dict[int, Dict] = {}  # id(variable) -> report row
+    used: Dict[str, Dict[str, List[str]]] = {}  # weights file -> original name -> model paths
+    skipped: Dict[str, Dict[str, str]] = {}  # weights file -> original name -> reason
+
+    def row(variable, side, source=None, transform="", reason=None):
+        entry = origin.get(id(variable))
+        if entry is None:
+            entry = {"variable": variable.path, "shape": list(variable.shape),
+                     "size": int(np.prod(variable.shape)), "side": side, "source": None,
+                     "transform": "", "random_reason": reason}
+            origin[id(variable)] = entry
+            report.model_variables.append(entry)
+        if source is not None and entry["source"] is None:
+            entry.update(source=source, transform=transform, random_reason=None)
+        return entry
+
+    for side in ("encoder", "decoder"):
+        stack = getattr(model, side)
+        if stack is None:
+            continue
+        reader = readers.get(side)
+        if reader is None and side == "decoder" and model.spec.share == "all":
+            reader = readers.get("encoder")
+        if stack.spec.warm and reader is None and strict:
+            raise CheckpointError(f"{variant}: the {side} is warm-started; set "
+                                  f"model.{side}_checkpoint to a {stack.spec.family} checkpoint")
+        if reader is not None and not stack.spec.warm:
+            raise CheckpointError(f"{variant}: the {side} is random by definition; remove "
+                                  f"model.{side}_checkpoint ({reader.path}) or pick another variant")
+        for variable in stack.cross_attention_weights():
+            row(variable, side, reason=CROSS_ATTENTION_REASON)
+        if reader is None:
+            for variable, _ in stack_variables(stack):
+                row(variable, side, reason=f"the {side} of {variant} is random")
+            continue
+        _check_family(reader, stack, side, variant)
+        report.checkpoints[side] = reader.summary()
+        sources = reader.canonical()
+        file_used = used.setdefault(reader.weights_file, {})
+        for variable, canonical in stack_variables(stack):
+            source = sources.get(canonical)
+            loaded = origin.get(id(variable), {}).get("source")
+            if loaded:  # a shared variable, loaded by the other side
+                if source is not None and loaded != f"{reader.weights_file}:{source.name}":
+                    skipped.setdefault(reader.weights_file, {})[source.name] = (
+                        f"shared variable '{variable.path}' already loaded from {loaded}")
+                continue
+            if source is None:
+                raise CheckpointError(
+                    f"{reader.weights_file}: no variable for {canonical} (needed by "
+                    f"'{variable.path}'); the checkpoint has {reader.config.num_layers} layers")
+            value, transform = _fit(reader.tensor(canonical), variable, canonical, source, reader)
+            variable.assign(value.astype(variable.dtype))
+            row(variable, side, source=f"{reader.weights_file}:{source.name}", transform=transform)
+            file_used.setdefault(source.name, []).append(variable.path)
+
+    for side, reader in readers.items():
+        if reader is None or reader.weights_file in report.checkpoint_variables:
+            continue
+        file_used = used.get(reader.weights_file, {})
+        ignored = {**reader.ignored(), **skipped.get(reader.weights_file, {})}
+        rows = []
+        for name, shape in sorted(reader.variables().items()):
+            reason = None
+            if name not in file_used:
+                reason = ignored.get(name, "not needed by this model (it has fewer layers or "
+                                           "no such part)")
+            rows.append({"name": name, "shape": list(shape), "used_by": file_used.get(name, []),
+                         "ignored": reason})
+        report.checkpoint_variables[reader.weights_file] = rows
+    return report
+
+
+# ----------------------------------------------------------------------------
+# From a config to a warm-started model.
+
+ARCH_FIELDS = ("num_layers", "hidden_size", "num_heads", "intermediate_size", "vocab_size",
+               "max_position_embeddings", "type_vocab_size", "layer_norm_epsilon",
+               "approximate_gelu")
+
+
+def open_readers(config: ModelConfig) -> Dict[str, Optional[CheckpointReader]]:
+    readers = {"encoder": None, "decoder": None}
+    for side in readers:
+        path = getattr(config, f"{side}_checkpoint")
+        if path:
+            readers[side] = open_checkpoint(path)
+    return readers
+
+
+SIZE_FIELDS = ("num_layers", "hidden_size", "num_heads", "intermediate_size")
+
+
+def config_from_checkpoints(config: ModelConfig,
+                            readers: Dict[str, Optional[CheckpointReader]]) -> ModelConfig:
+    """The config with each side's architecture taken from its checkpoint where the
+    config does not set it explicitly (explicit values win and are then checked).
+
+    A random side takes the size of the other side's checkpoint (the paper pairs
+    stacks of the same shape), and its vocabulary size too when the two sides
+    share word embeddings.
+    """
+    share = grid.VARIANTS[config.variant].share
+    if share == "all" and readers.get("decoder") is None:
+        readers = dict(readers, decoder=readers.get("encoder"))
+    sides = {}
+    for side, other in (("encoder", "decoder"), ("decoder", "encoder")):
+        reader, over = readers.get(side), getattr(config, side)
+        fields = ARCH_FIELDS
+        if reader is None:
+            reader = readers.get(other)
+            fields = SIZE_FIELDS + (("vocab_size",) if share == "embeddings" else ())
+        if reader is None:
+            sides[side] = over
+            continue
+        arch = dataclasses.asdict(reader.config)
+        values = dataclasses.asdict(over)
+        for f in fields:
+            explicit = values[f]
+            if explicit is None and hasattr(config, f):
+                explicit = getattr(config, f)
+            values[f] = arch[f] if explicit is None else explicit
+        sides[side] = StackOverrides(**values)
+    return dataclasses.replace(config, encoder=sides["encoder"], decoder=sides["decoder"])
+
+
+def build_warm_started_model(config: ModelConfig, strict: bool = True,
+                             label_smoothing: float = 0.0):
+    """Opens the config's checkpoints, builds the model in their shape, loads them.
+
+    Returns `(model, report)`.
+    """
+    readers = open_readers(config)
+    model = build_model(config_from_checkpoints(config, readers), label_smoothing=label_smoothing)
+    return model, warm_start(model, readers, strict=strict)
