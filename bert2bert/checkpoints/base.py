@@ -109,7 +109,7 @@ class CheckpointReader:
     def ignored(self) -> Dict[str, str]:
         """Original variables not used, with the reason (heads, optimizer slots, ...)."""
         used = {s.name for s in self.canonical().values()}
-        patterns = self.ignore_patterns + TRAINING_STATE
+        patterns = TRAINING_STATE + self.ignore_patterns
         return {n: next((r for p, r in patterns if p.search(n)),
                         f"not part of the {self.family} layout")
                 for n in self.variables() if n not in used}
