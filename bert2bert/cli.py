@@ -11,7 +11,7 @@ import json
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # C++ noise (CUDA probing); errors still raise
 
 
 def _millions(n: int) -> str:
@@ -89,17 +89,14 @@ def vocabulary_info(reader) -> dict:
     info = {"size": reader.config.vocab_size, "lowercase": reader.lowercase,
             "files": sorted(reader.vocab_files.values())}
     try:
-        from bert2bert.text import tokenizer_from_files
-
-        tok = tokenizer_from_files(reader.family, reader.vocab_files, lowercase=reader.lowercase)
-        special = tok.special_tokens
-        info["size"] = tok.vocab_size
-        info["special_tokens"] = {k: getattr(special, k) for k in
-                                  ("start_id", "end_id", "pad_id", "unk_id")}
-    except ImportError:
-        info["special_tokens"] = None
-    except ValueError as e:
+        tok = reader.tokenizer()
+    except ValueError as e:  # CheckpointError: no or unusable vocabulary files
         info["problem"] = str(e)
+        return info
+    special = tok.special_tokens
+    info["size"] = tok.vocab_size
+    info["special_tokens"] = {k: getattr(special, k) for k in
+                              ("start_id", "end_id", "pad_id", "unk_id")}
     return info
 
 

@@ -128,6 +128,18 @@ class CheckpointReader:
                 f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from e
         return np.asarray(value)
 
+    def tokenizer(self):
+        """The in-graph tokenizer of the vocabulary that came with this checkpoint."""
+        from bert2bert.text import FILE_KEYS, tokenizer_from_files
+
+        files = {k: v for k, v in self.vocab_files.items() if k in FILE_KEYS}
+        if not files:
+            raise CheckpointError(f"{self.path}: no vocabulary file came with this checkpoint")
+        try:
+            return tokenizer_from_files(self.family, files, lowercase=self.lowercase)
+        except ValueError as e:
+            raise CheckpointError(f"{self.path}: {e}") from e
+
     def summary(self) -> Dict:
         """What `bert2bert inspect` prints."""
         shapes = self.variables()

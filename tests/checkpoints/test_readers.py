@@ -88,3 +88,19 @@ def test_hf_roberta(hf_roberta):
 def test_explicit_format_override(bert_tf1):
     assert open_checkpoint(bert_tf1.directory, format="bert_tf1").format_name == "bert_tf1"
     assert set(READERS) == {"bert_tf1", "tfhub_bert", "model_garden_tf2", "gpt2_tf1", "hf"}
+
+
+@pytest.mark.parametrize("fixture_name,family,start", [
+    ("bert_tf1", "bert", "[CLS]"), ("tfhub_bert", "bert", "[CLS]"), ("hf_bert", "bert", "[CLS]"),
+    ("gpt2_tf1", "gpt2", "<|endoftext|>"), ("hf_gpt2", "gpt2", "<|endoftext|>"),
+    ("hf_roberta", "roberta", "<s>")])
+def test_the_vocabulary_comes_with_the_checkpoint(request, fixture_name, family, start):
+    fixture = request.getfixturevalue(fixture_name)
+    reader = open_checkpoint(fixture if isinstance(fixture, str) else fixture.directory)
+    tok = reader.tokenizer()
+    assert tok.family == family
+    assert tok.vocab_size == reader.config.vocab_size
+    assert tok.special_tokens.start_token == start
+    ids = tok.tokenize(["hello world"])
+    assert ids.shape[0] == 1 and int(ids.row_lengths()[0]) > 0
+    assert int(ids.flat_values.numpy().max()) < reader.config.vocab_size
