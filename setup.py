@@ -21,6 +21,7 @@ TEST_REQUIRES = [
     "pytest-timeout",
     "tokenizers",
     "tiktoken",
+    "sentencepiece",
 ]
 
 setup(
