@@ -3,6 +3,7 @@
     bert2bert variants [--size base|large] [--json] [--set model.key=value ...]
     bert2bert config [--config FILE] [--set section.key=value ...]
     bert2bert inspect PATH [--format NAME] [--json]
+    bert2bert warm-start --config FILE [--set ...] --output DIR
     bert2bert demo
 """
 import argparse
@@ -62,6 +63,24 @@ def cmd_config(args) -> int:
     from bert2bert.config import load_config
 
     print(load_config(args.config, args.set or []).to_yaml(), end="")
+    return 0
+
+
+def cmd_warm_start(args) -> int:
+    """Builds the config's model from its checkpoints, reports, and saves it next to the report."""
+    from bert2bert.checkpoints import build_warm_started_model
+    from bert2bert.config import load_config
+
+    cfg = load_config(args.config, args.set or [])
+    model, report = build_warm_started_model(cfg.model, strict=not args.no_strict)
+    print(report.summary())
+    os.makedirs(args.output, exist_ok=True)
+    report_path = report.write_json(os.path.join(args.output, "warm_start.json"))
+    with open(os.path.join(args.output, "config.yaml"), "w", encoding="utf-8") as f:
+        f.write(cfg.to_yaml())
+    model_path = os.path.join(args.output, "model.keras")
+    model.save(model_path)
+    print(f"wrote {model_path}, {report_path} and config.yaml")
     return 0
 
 
@@ -125,6 +144,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = with_config(sub.add_parser("config", help="print the resolved config"))
     p.set_defaults(func=cmd_config)
+
+    p = with_config(sub.add_parser(
+        "warm-start", help="build a model from its checkpoints; save it with the full report"))
+    p.add_argument("--output", required=True, help="directory for model.keras, warm_start.json")
+    p.add_argument("--no-strict", action="store_true",
+                   help="let a warm side without a checkpoint stay random (still reported)")
+    p.set_defaults(func=cmd_warm_start)
 
     p = sub.add_parser("inspect", help="what a checkpoint is: format, config, vocabulary, sizes")
     p.add_argument("path", help="checkpoint file, prefix or directory")

@@ -111,3 +111,22 @@ def test_report_accounts_for_every_checkpoint_variable(minilm_dir, hf_weights, t
     summary = report.summary()
     assert "random: 60 variables (new cross-attention" in summary
     assert "ignored 2: pooler" in summary
+
+
+def test_warm_start_command_writes_model_and_report(minilm_dir, tmp_path, capsys):
+    import json
+
+    import keras
+
+    from bert2bert.cli import main
+
+    out = tmp_path / "run"
+    assert main(["warm-start", "--set", "model.variant=bertShare", "--set",
+                 f"model.encoder_checkpoint={minilm_dir}", "--output", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("warm start of bertShare:") and "random: 60 variables" in printed
+    report = json.load(open(out / "warm_start.json"))
+    assert report["counts"]["loaded_variables"] == report["counts"]["variables"] - 60
+    model = keras.saving.load_model(out / "model.keras")
+    assert model.spec.encoder.hidden_size == 384 and model.spec.share == "all"
+    assert "variant: bertShare" in (out / "config.yaml").read_text()
