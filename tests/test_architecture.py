@@ -1,0 +1,41 @@
+"""The house rule: data flows one way; a module imports only from its own floor or below."""
+import ast
+import os
+
+from tests.helpers import REPO
+
+FLOORS = {"grid": 0, "config": 1, "layers": 2, "models": 3, "text": 3, "checkpoints": 4,
+          "cli": 9}
+
+
+def room(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def test_no_module_imports_from_a_higher_floor():
+    package = os.path.join(REPO, "bert2bert")
+    violations, seen = [], set()
+    for root, _, files in os.walk(package):
+        for name in files:
+            if not name.endswith(".py"):
+                continue
+            path = os.path.join(root, name)
+            rel = os.path.relpath(path, REPO)[:-3].replace(os.sep, ".")
+            own = room(rel)
+            if own not in FLOORS:
+                continue  # bert2bert/__init__.py: the public API, loaded lazily
+            seen.add(own)
+            tree = ast.parse(open(path, encoding="utf-8").read())
+            for node in ast.walk(tree):
+                targets = []
+                if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                    targets = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+                elif isinstance(node, ast.Import):
+                    targets = [a.name for a in node.names]
+                for target in targets:
+                    if target.startswith("bert2bert.") and room(target) in FLOORS:
+                        if FLOORS[room(target)] > FLOORS[own]:
+                            violations.append(f"{rel} imports {target}")
+    assert seen >= {"grid", "config", "layers", "models", "text", "checkpoints", "cli"}
+    assert not violations, violations
