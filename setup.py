@@ -14,6 +14,8 @@ INSTALL_REQUIRES = [
     "tqdm>=4.60",
     "numpy",
     "safetensors>=0.4",
+    "rouge-score>=0.1.2",
+    "sacrebleu>=2.3",
 ]
 
 TEST_REQUIRES = [
