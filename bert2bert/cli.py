@@ -4,6 +4,9 @@
     bert2bert config [--config FILE] [--set section.key=value ...]
     bert2bert inspect PATH [--format NAME] [--json]
     bert2bert warm-start --config FILE [--set ...] --output DIR
+    bert2bert train --config FILE --model_dir DIR [--strategy S] [--eval_every N] [--set ...]
+    bert2bert evaluate --model_dir DIR [--checkpoint N | --continuous] [--split S]
+    bert2bert score --metric M --hyp F --ref F [--src F]
     bert2bert demo
 """
 import argparse
@@ -84,6 +87,68 @@ def cmd_warm_start(args) -> int:
     return 0
 
 
+def _logging():
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    for noisy in ("tensorflow", "absl"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+
+
+def cmd_train(args) -> int:
+    """Trains (or resumes) a run in --model_dir; optionally evaluates every N steps."""
+    from bert2bert.config import load_config
+    from bert2bert.training.loop import NonFiniteLossError, train
+
+    _logging()
+    overrides = list(args.set or [])
+    if args.eval_every:
+        overrides.append(f"train.eval_every={args.eval_every}")
+    cfg = load_config(args.config, overrides)
+    evaluate_fn = None
+    if cfg.train.eval_every:
+        from bert2bert.evaluation import evaluate
+
+        def evaluate_fn(model_dir, step):
+            print(json.dumps(evaluate(model_dir, step, progress=False)), flush=True)
+    try:
+        result = train(cfg, args.model_dir, args.strategy, args.tpu, evaluate_fn=evaluate_fn)
+    except NonFiniteLossError as e:
+        print(f"bert2bert: {e}", file=sys.stderr)
+        return 3
+    print(f"trained {result.model_dir} from step {result.start_step} to {result.final_step}; "
+          f"last loss {result.last_loss:.4f}")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    """Decodes a split with a checkpoint of a run and writes predictions and metrics."""
+    from bert2bert.evaluation import evaluate, evaluate_continuously
+
+    _logging()
+    if args.continuous:
+        evaluate_continuously(args.model_dir, args.split, args.timeout, args.max_examples)
+        return 0
+    print(json.dumps(evaluate(args.model_dir, args.checkpoint, args.split, args.max_examples),
+                     indent=1))
+    return 0
+
+
+def cmd_score(args) -> int:
+    """Scores a hypothesis file against references (and sources, for SARI)."""
+    from bert2bert.metrics import score_files
+
+    if args.metric == "sari" and not args.src:
+        print("bert2bert: --src is required for sari", file=sys.stderr)
+        return 2
+    try:
+        print(json.dumps(score_files(args.metric, args.hyp, args.ref, args.src)))
+    except (OSError, ValueError) as e:
+        print(f"bert2bert: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def cmd_inspect(args) -> int:
     """Prints what a checkpoint is: format, config, vocabulary, variables and parameters."""
     from bert2bert.checkpoints import open_checkpoint
@@ -144,6 +209,34 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = with_config(sub.add_parser("config", help="print the resolved config"))
     p.set_defaults(func=cmd_config)
+
+    from bert2bert.training.strategy import STRATEGIES
+
+    p = with_config(sub.add_parser("train", help="train or resume a run in --model_dir"))
+    p.add_argument("--model_dir", required=True)
+    p.add_argument("--strategy", choices=STRATEGIES, default="default")
+    p.add_argument("--tpu", help="TPU name or address (with --strategy tpu)")
+    p.add_argument("--eval_every", type=int, help="evaluate every N steps (train_and_evaluate)")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="decode a split and score it")
+    p.add_argument("--model_dir", required=True)
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--checkpoint", type=int, help="step of the checkpoint (default: newest)")
+    group.add_argument("--continuous", action="store_true", help="evaluate each new checkpoint")
+    p.add_argument("--split", default="validation")
+    p.add_argument("--max_examples", type=int)
+    p.add_argument("--timeout", type=float, default=3600,
+                   help="with --continuous: stop after this many seconds without a checkpoint")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("score", help="score hypotheses against references; prints JSON")
+    p.add_argument("--metric", required=True,
+                   choices=["bleu", "bleu_uncased", "sacrebleu", "rouge", "sari", "exact"])
+    p.add_argument("--hyp", required=True)
+    p.add_argument("--ref", required=True)
+    p.add_argument("--src", help="sources (required for sari)")
+    p.set_defaults(func=cmd_score)
 
     p = with_config(sub.add_parser(
         "warm-start", help="build a model from its checkpoints; save it with the full report"))

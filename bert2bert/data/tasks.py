@@ -1,0 +1,311 @@
+"""The paper's tasks as examples {"source": tf.string, "target": tf.string}.
+
+`load_examples(task, split)` reads the data a `TaskConfig` names:
+
+| file_format | where                                  | source_key / target_key             |
+|-------------|----------------------------------------|-------------------------------------|
+| tfds        | TFDS `task.tfds_name` (bert2bert's own | feature names                       |
+|             | builders for wikisplit and discofuse)  |                                     |
+| tsv         | `task.data_files[split]` (".gz" too)   | header column names, or 0-based     |
+|             |                                        | column numbers ("0", "1") if no     |
+|             |                                        | header                              |
+| jsonl       | `task.data_files[split]`               | field names of each JSON object     |
+| builtin     | `bert2bert.data.builtin` (no files)    | ignored (`task.builtin_kind`)       |
+
+A key `a+b` joins several fields with one space (empty fields skipped), e.g. DiscoFuse's
+"incoherent_first_sentence+incoherent_second_sentence". TSV fields are split on tabs (no
+quoting); blank lines are skipped. Malformed input raises `DataFormatError` naming the file,
+the line and the column or field; a TFDS dataset that is neither prepared nor downloadable raises
+`DataUnavailableError` saying what to download and which `manual_dir` / `data_dir` to fill.
+
+    >>> import os, tempfile
+    >>> from bert2bert.config import TaskConfig
+    >>> path = os.path.join(tempfile.mkdtemp(), "dev.tsv")
+    >>> _ = open(path, "w").write("complex\\tsimple\\nA and B .\\tA . <::::> B .\\n")
+    >>> task = TaskConfig(name="mine", file_format="tsv", data_files={"validation": path},
+    ...                   source_key="complex", target_key="simple")
+    >>> ex = next(iter(load_examples(task, "validation")))
+    >>> ex["source"].numpy(), ex["target"].numpy()
+    (b'A and B .', b'A . <::::> B .')
+"""
+import gzip
+import json
+import os
+import re
+from typing import List, Optional, Sequence
+
+import tensorflow as tf
+
+from bert2bert.data.tfds_builders import (DataFormatError, DataUnavailableError, builder_for,
+                                          prepare)
+
+__all__ = ["DataFormatError", "DataUnavailableError", "key_fields", "load_examples",
+           "load_jsonl", "load_tfds", "load_tsv", "examples_from_pairs"]
+
+# Split names some datasets use for the same thing.
+SPLIT_ALIASES = {"dev": "validation", "valid": "validation"}
+
+
+def key_fields(key: str, what: str = "key") -> List[str]:
+    """"a+b" -> ["a", "b"]; raises ValueError naming `what` for an empty part.
+
+        >>> key_fields("incoherent_first_sentence+incoherent_second_sentence")
+        ['incoherent_first_sentence', 'incoherent_second_sentence']
+    """
+    parts = [p.strip() for p in str(key).split("+")]
+    if not all(parts):
+        raise ValueError(f"{what} {key!r} has an empty field name (use 'a' or 'a+b')")
+    return parts
+
+
+def join_fields(parts: Sequence[tf.Tensor]) -> tf.Tensor:
+    """One tf.string scalar: a single field as it is; several: stripped, the empty ones dropped,
+    joined with one space."""
+    if len(parts) == 1:
+        return parts[0]
+    stacked = tf.strings.strip(tf.stack(list(parts)))
+    kept = tf.boolean_mask(stacked, tf.strings.length(stacked) > 0)
+    return tf.strings.reduce_join(kept, separator=" ")
+
+
+def _join_python(parts: Sequence[str]) -> str:
+    if len(parts) == 1:
+        return parts[0]
+    return " ".join(p.strip() for p in parts if p.strip())
+
+
+def examples_from_pairs(pairs) -> tf.data.Dataset:
+    """A dataset of {"source", "target"} from a list of (source, target) strings."""
+    pairs = list(pairs)
+    return tf.data.Dataset.from_tensor_slices({
+        "source": tf.constant([s for s, _ in pairs], tf.string, shape=[len(pairs)]),
+        "target": tf.constant([t for _, t in pairs], tf.string, shape=[len(pairs)])})
+
+
+# ---------------------------------------------------------------------------
+# Local files.
+
+
+def _open_binary(path: str):
+    return gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")
+
+
+def _check_file(path: str, task_name: str, split: str) -> str:
+    path = os.path.expanduser(os.fspath(path))
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"task {task_name!r}: data file for split {split!r} not found: "
+                                f"{path}")
+    return path
+
+
+def _lines(path: str):
+    """(line number, text) of the non-blank lines; a trailing '\\r' and a BOM are dropped."""
+    with _open_binary(path) as f:
+        for number, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise DataFormatError(f"{path}:{number}: not valid UTF-8 ({e.reason})") from None
+            line = line.rstrip("\n")
+            if number == 1 and line.startswith("\ufeff"):
+                line = line[1:]
+            if line.endswith("\r"):
+                line = line[:-1]
+            if line:
+                yield number, line
+
+
+def load_tsv(path: str, source_key: str, target_key: str) -> tf.data.Dataset:
+    """Examples from a tab-separated file (read in-graph after one checking pass in Python).
+
+    Named keys: the first non-blank line is a header naming the columns. Integer keys ("0",
+    "1", "0+2"): no header, 0-based column numbers. Every row needs as many fields as the header
+    (or the first row).
+
+        >>> import tempfile, os
+        >>> p = os.path.join(tempfile.mkdtemp(), "x.tsv")
+        >>> _ = open(p, "w").write("a\\tb\\n")
+        >>> [ex["target"].numpy() for ex in load_tsv(p, "0", "1")]
+        [b'b']
+    """
+    src = key_fields(source_key, "source_key")
+    tgt = key_fields(target_key, "target_key")
+    numeric = [k.isdigit() for k in src + tgt]
+    if any(numeric) and not all(numeric):
+        raise ValueError(f"{path}: source_key {source_key!r} and target_key {target_key!r} must "
+                         f"all be column names (file with a header) or all column numbers "
+                         f"(file without header)")
+    has_header = not all(numeric)
+    width = None
+    header: List[str] = []
+    rows = 0
+    for number, line in _lines(path):
+        fields = line.count("\t") + 1
+        if width is None:
+            width = fields
+            if has_header:
+                header = line.split("\t")
+                for key, what in [(k, "source_key") for k in src] + \
+                                 [(k, "target_key") for k in tgt]:
+                    if key not in header:
+                        raise DataFormatError(
+                            f"{path}:{number}: column {key!r} ({what}) is not in the header "
+                            f"{header}; for a file without header use column numbers "
+                            f"like '0' and '1'")
+                continue
+            for key, what in [(k, "source_key") for k in src] + [(k, "target_key") for k in tgt]:
+                if int(key) >= width:
+                    raise DataFormatError(
+                        f"{path}:{number}: column {key} ({what}) does not exist: the file has "
+                        f"{width} tab-separated column(s) (numbers start at 0)")
+        elif fields != width:
+            raise DataFormatError(
+                f"{path}:{number}: expected {width} tab-separated fields "
+                f"({'as the header' if has_header else 'as the first row'}), found {fields}")
+        rows += 1
+    if rows == 0:
+        raise DataFormatError(f"{path}: no examples (the file is empty"
+                              f"{' or holds only the header' if has_header else ''})")
+    index = {name: i for i, name in enumerate(header)} if has_header else {}
+    src_idx = [index[k] if has_header else int(k) for k in src]
+    tgt_idx = [index[k] if has_header else int(k) for k in tgt]
+
+    lines = tf.data.TextLineDataset(path, compression_type="GZIP" if path.endswith(".gz") else "")
+    lines = lines.map(lambda line: tf.strings.regex_replace(line, "^\ufeff|\r$", ""))
+    lines = lines.filter(lambda line: tf.strings.length(line) > 0)
+    if has_header:
+        lines = lines.skip(1)
+
+    def parse(line):
+        fields = tf.strings.split(line, "\t")
+        return {"source": join_fields([fields[i] for i in src_idx]),
+                "target": join_fields([fields[i] for i in tgt_idx])}
+
+    return lines.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
+def load_jsonl(path: str, source_key: str, target_key: str) -> tf.data.Dataset:
+    """Examples from a JSON Lines file: one object per line with string fields (read in
+    Python, held in memory)."""
+    src = key_fields(source_key, "source_key")
+    tgt = key_fields(target_key, "target_key")
+    pairs = []
+    for number, line in _lines(path):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DataFormatError(f"{path}:{number}: not valid JSON ({e.msg} at column "
+                                  f"{e.colno})") from None
+        if not isinstance(obj, dict):
+            raise DataFormatError(f"{path}:{number}: expected a JSON object, got "
+                                  f"{type(obj).__name__}")
+        values = []
+        for keys, what in ((src, "source_key"), (tgt, "target_key")):
+            parts = []
+            for key in keys:
+                if key not in obj:
+                    raise DataFormatError(f"{path}:{number}: field {key!r} ({what}) is missing; "
+                                          f"the object has {sorted(obj)}")
+                if not isinstance(obj[key], str):
+                    raise DataFormatError(f"{path}:{number}: field {key!r} ({what}) must be a "
+                                          f"string, got {type(obj[key]).__name__}")
+                parts.append(obj[key])
+            values.append(_join_python(parts))
+        pairs.append(tuple(values))
+    if not pairs:
+        raise DataFormatError(f"{path}: no examples (the file is empty)")
+    return examples_from_pairs(pairs)
+
+
+# ---------------------------------------------------------------------------
+# TFDS.
+
+
+def _base_split(split: str) -> str:
+    """"train[:10%]" -> "train"."""
+    match = re.match(r"[A-Za-z0-9_\-]+", split)
+    return match.group(0) if match else split
+
+
+def load_tfds(tfds_name: str, split: str, source_key: str, target_key: str,
+              data_dir: Optional[str] = None, manual_dir: Optional[str] = None,
+              shuffle_files: bool = False, seed: Optional[int] = None,
+              allow_download: bool = True) -> tf.data.Dataset:
+    """Examples from TFDS dataset `tfds_name` ("name[/config][:version]"); prepares it first
+    (offline from `manual_dir` for our builders; downloads only when the hosts answer).
+    `split` may use TFDS slicing ("train[:1000]"); "dev" means "validation"."""
+    builder = builder_for(tfds_name, data_dir=data_dir)
+    base = _base_split(split)
+    if base in SPLIT_ALIASES:
+        split = SPLIT_ALIASES[base] + split[len(base):]
+        base = SPLIT_ALIASES[base]
+    prepare(builder, base, manual_dir=manual_dir, allow_download=allow_download)
+    full = builder.info.full_name
+    if base not in builder.info.splits:
+        raise ValueError(f"TFDS dataset {full!r} in {os.fspath(builder.data_path)} has no split "
+                         f"{base!r}; prepared splits: {sorted(builder.info.splits)}")
+    features = builder.info.features
+    src = key_fields(source_key, "source_key")
+    tgt = key_fields(target_key, "target_key")
+    for key, what in [(k, "source_key") for k in src] + [(k, "target_key") for k in tgt]:
+        if key not in features:
+            raise ValueError(f"{what} {key!r} is not a feature of TFDS dataset {full!r}; "
+                             f"features: {sorted(features.keys())}")
+        feature = features[key]
+        if feature.tf_dtype != tf.string or tuple(feature.shape) != ():
+            raise ValueError(f"{what} {key!r} of TFDS dataset {full!r} is not a text feature "
+                             f"({feature.tf_dtype.name} {tuple(feature.shape)})")
+    read_config = None
+    if seed is not None:
+        import tensorflow_datasets as tfds
+        read_config = tfds.ReadConfig(shuffle_seed=seed)
+    ds = builder.as_dataset(split=split, shuffle_files=shuffle_files, read_config=read_config)
+    return ds.map(lambda ex: {"source": join_fields([ex[k] for k in src]),
+                              "target": join_fields([ex[k] for k in tgt])},
+                  num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
+# ---------------------------------------------------------------------------
+# The one entry point.
+
+
+def load_examples(task, split: str, data_dir: Optional[str] = None,
+                  manual_dir: Optional[str] = None, *, shuffle_files: bool = False,
+                  seed: Optional[int] = None, allow_download: bool = True) -> tf.data.Dataset:
+    """A tf.data.Dataset of {"source": tf.string scalar, "target": tf.string scalar}.
+
+    Args:
+      task: a `TaskConfig` (file_format, tfds_name or data_files, source_key, target_key).
+      split: "train", "validation", "test" (or what the data has, e.g. WikiSplit's "tune").
+      data_dir: TFDS data folder (default: `task.data_dir` if the config has one, else TFDS's,
+        e.g. ~/tensorflow_datasets).
+      manual_dir: folder with already downloaded source files (default: `task.manual_dir`);
+        our WikiSplit / DiscoFuse builders read them without network; TFDS datasets with
+        manual steps (xsum) look there too. Default: <data_dir>/downloads/manual.
+      shuffle_files: TFDS only: read the shards in a shuffled order (seeded by `seed`).
+      allow_download: False never touches the network (a missing dataset is an error).
+    """
+    fmt = task.file_format
+    data_dir = data_dir or getattr(task, "data_dir", None)
+    manual_dir = manual_dir or getattr(task, "manual_dir", None)
+    if fmt == "tfds":
+        if not task.tfds_name:
+            raise ValueError(f"task {task.name!r}: file_format 'tfds' needs task.tfds_name")
+        return load_tfds(task.tfds_name, split, task.source_key, task.target_key,
+                         data_dir=data_dir, manual_dir=manual_dir, shuffle_files=shuffle_files,
+                         seed=seed, allow_download=allow_download)
+    if fmt == "builtin":
+        from bert2bert.data.builtin import builtin_examples
+        kind = getattr(task, "builtin_kind", None) or "fusion"
+        return examples_from_pairs(builtin_examples(kind=kind, split=split))
+    if fmt in ("tsv", "jsonl"):
+        if split not in task.data_files:
+            raise ValueError(f"task {task.name!r}: no data file for split {split!r} in "
+                             f"task.data_files (splits: {sorted(task.data_files)})")
+        path = _check_file(task.data_files[split], task.name, split)
+        loader = load_tsv if fmt == "tsv" else load_jsonl
+        return loader(path, task.source_key, task.target_key)
+    raise ValueError(f"task {task.name!r}: unknown file_format {fmt!r}; expected tfds, tsv, "
+                     f"jsonl or builtin")

@@ -1,0 +1,114 @@
+"""Evaluation of a run: decode a split, write predictions, score with the task's metrics.
+
+    results = evaluate("runs/smoke")                      # newest checkpoint
+    evaluate_continuously("runs/smoke", timeout=600)      # like Estimator's continuous eval
+
+Writes `eval/predictions-<step>.txt` (one line per example), `eval/results-<step>.json`
+and TensorBoard scalars under `eval/`.
+"""
+import json
+import logging
+import os
+import time
+from typing import Dict, Optional
+
+import tensorflow as tf
+
+from bert2bert.checkpoints.base import CheckpointError
+from bert2bert.checkpoints.vocabulary import tokenizer_from_spec
+from bert2bert.data import load_examples, make_dataset
+from bert2bert.decoding import greedy_decode
+from bert2bert.metrics import compute_metrics
+from bert2bert.models import build_model
+from bert2bert.training import run_dir
+
+log = logging.getLogger("bert2bert")
+
+
+def _checkpoint_path(model_dir: str, checkpoint: Optional[int]) -> str:
+    if checkpoint is None:
+        path = tf.train.latest_checkpoint(model_dir)
+        if path is None:
+            raise CheckpointError(f"{model_dir}: no checkpoint to evaluate yet")
+        return path
+    path = os.path.join(model_dir, f"ckpt-{checkpoint}")
+    if not tf.io.gfile.exists(path + ".index"):
+        raise CheckpointError(f"{path}: no such checkpoint in {model_dir}")
+    return path
+
+
+def evaluate(model_dir: str, checkpoint: Optional[int] = None, split: str = "validation",
+             max_examples: Optional[int] = None, progress: bool = True) -> Dict:
+    """Decodes `split` with the given (or newest) checkpoint and scores it."""
+    config = run_dir.load_run_config(model_dir)
+    vocab = run_dir.load_vocabularies(model_dir)
+    path = _checkpoint_path(model_dir, checkpoint)
+    step = int(path.rsplit("-", 1)[-1])
+    model = build_model(config.model)
+    tf.train.Checkpoint(model=model).restore(path).expect_partial()
+    source_tok = tokenizer_from_spec(vocab["source"])
+    target_tok = tokenizer_from_spec(vocab["target"])
+    special = target_tok.special_tokens
+    limit = max_examples or config.train.max_eval_examples
+    batch = config.train.eval_batch_size
+    dirs = dict(data_dir=config.task.data_dir, manual_dir=config.task.manual_dir)
+    raw = load_examples(config.task, split, **dirs)
+    dataset = make_dataset(config.task, split, source_tok, target_tok, batch, **dirs,
+                           decoder_only=config.model.variant == "gpt", training=False)
+    if limit:
+        raw = raw.take(limit)
+        dataset = dataset.take(-(-limit // batch))  # whole batches; extra rows cut below
+    max_length = config.decode.max_length or config.task.max_target_length
+
+    @tf.function
+    def decode(ids, mask):
+        return greedy_decode(model, ids, mask, max_length, special.start_id, special.end_id)
+
+    from tqdm.auto import tqdm
+
+    hyps = []
+    for inputs, _ in tqdm(dataset, desc=f"eval {split}", unit="batch", disable=not progress):
+        ids, _ = decode(inputs["encoder_token_ids"], inputs["encoder_padding_mask"])
+        hyps += [t.decode("utf-8").strip() for t in target_tok.detokenize(ids).numpy()]
+    sources, refs = [], []
+    for example in raw:
+        sources.append(example["source"].numpy().decode("utf-8"))
+        refs.append(example["target"].numpy().decode("utf-8"))
+    hyps = hyps[: len(refs)]
+    if len(hyps) != len(refs):
+        raise RuntimeError(f"decoded {len(hyps)} examples but the split has {len(refs)}")
+    lower = config.task.lowercase_metrics
+    scores = compute_metrics(config.task.metrics or ["exact"], sources,
+                             [h.lower() for h in hyps] if lower else hyps,
+                             [r.lower() for r in refs] if lower else refs)
+    out_dir = os.path.join(model_dir, "eval")
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, f"predictions-{step}.txt"), "w", encoding="utf-8") as f:
+        f.writelines(h.replace("\n", " ") + "\n" for h in hyps)
+    results = {"step": step, "checkpoint": path, "split": split, "examples": len(refs),
+               **{k: float(v) for k, v in scores.items()}}
+    with open(os.path.join(out_dir, f"results-{step}.json"), "w", encoding="utf-8") as f:
+        json.dump(results, f, indent=1)
+    writer = tf.summary.create_file_writer(out_dir)
+    with writer.as_default(step=step):
+        for key, value in scores.items():
+            tf.summary.scalar(key, float(value))
+    writer.flush()
+    log.info("eval at step %d: %s", step, scores)
+    return results
+
+
+def evaluate_continuously(model_dir: str, split: str = "validation", timeout: float = 3600,
+                          max_examples: Optional[int] = None):
+    """Evaluates every new checkpoint until the run reaches its last step or none appears
+    for `timeout` seconds. Returns the list of results."""
+    config = run_dir.load_run_config(model_dir)
+    results = []
+    for path in tf.train.checkpoints_iterator(model_dir, timeout=timeout):
+        step = int(path.rsplit("-", 1)[-1])
+        results.append(evaluate(model_dir, step, split, max_examples, progress=False))
+        print(json.dumps(results[-1]), flush=True)
+        if step >= config.train.train_steps:
+            break
+        time.sleep(0.1)
+    return results

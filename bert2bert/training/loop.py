@@ -1,0 +1,227 @@
+"""The training loop: a resumable, distributed, TPU-Estimator-style run in a model_dir.
+
+    summary = train(load_config("configs/experiments/smoke.yaml"), "runs/smoke")
+
+Under any tf.distribute strategy the model, optimizer and step live in the
+strategy scope; the loss is the sum of token losses divided by the GLOBAL
+number of real target tokens, so any replica count gives the same update.
+A run resumes from its newest readable checkpoint (weights, optimizer slots,
+step and dropout RNG state; the input pipeline skips the batches already seen).
+"""
+import dataclasses
+import logging
+import math
+import os
+import time
+from typing import Callable, Dict, Optional
+
+import keras
+import tensorflow as tf
+
+from bert2bert.checkpoints import open_readers, warm_start
+from bert2bert.checkpoints.vocabulary import tokenizer_from_spec, vocabulary_specs
+from bert2bert.checkpoints.warm_start import config_from_checkpoints
+from bert2bert.config import Config
+from bert2bert.data import make_dataset
+from bert2bert.models import build_model
+from bert2bert.models.loss import masked_cross_entropy_sum
+from bert2bert.training import run_dir
+from bert2bert.training.optimizer import build_optimizer
+from bert2bert.training.strategy import is_chief, resolve_strategy
+
+log = logging.getLogger("bert2bert")
+
+
+class NonFiniteLossError(RuntimeError):
+    """The loss became NaN or infinite; the run stopped without saving that state."""
+
+
+@dataclasses.dataclass
+class TrainResult:
+    model_dir: str
+    start_step: int
+    final_step: int
+    last_loss: float
+    losses: list
+
+
+def seed_states(model):
+    """The dropout RNG state variables (Keras seed generators): saved with checkpoints."""
+    return [v for v in model.non_trainable_variables if "seed_generator_state" in v.path]
+
+
+def datasets_for(config: Config, vocab: Dict[str, Dict], split: str, batch_size: int,
+                 training: bool):
+    source_tok = tokenizer_from_spec(vocab["source"])
+    target_tok = tokenizer_from_spec(vocab["target"])
+    return make_dataset(
+        config.task, split, source_tok, target_tok, batch_size,
+        data_dir=config.task.data_dir, manual_dir=config.task.manual_dir,
+        decoder_only=config.model.variant == "gpt", training=training,
+        static_shapes=config.train.static_shapes, shuffle_buffer=config.train.shuffle_buffer,
+        seed=config.train.seed), (source_tok, target_tok)
+
+
+def _prepare_run(config: Config, model_dir: str, strategy):
+    """Builds (or rebuilds, on resume) the model and optimizer in the strategy scope."""
+    os.makedirs(model_dir, exist_ok=True)
+    keras.utils.set_random_seed(config.train.seed)  # the same random init on every run
+    resuming = tf.train.latest_checkpoint(model_dir) is not None or any(
+        name.startswith("ckpt-") for name in os.listdir(model_dir))
+    if resuming:
+        saved = run_dir.load_run_config(model_dir)
+        if saved.model.variant != config.model.variant:
+            raise ValueError(f"{model_dir} holds a {saved.model.variant} run; the config asks for "
+                             f"{config.model.variant}: use another --model_dir")
+        resolved = dataclasses.replace(config, model=saved.model)
+        vocab = run_dir.load_vocabularies(model_dir)
+        with strategy.scope():
+            model = build_model(resolved.model, label_smoothing=config.train.label_smoothing)
+        return resolved, model, vocab, None
+    readers = open_readers(config.model)
+    vocab = vocabulary_specs(config.model, readers)
+    resolved = dataclasses.replace(config, model=config_from_checkpoints(config.model, readers))
+    with strategy.scope():
+        model = build_model(resolved.model, label_smoothing=config.train.label_smoothing)
+    report = warm_start(model, readers, strict=True)
+    if is_chief(strategy):
+        run_dir.save_config(model_dir, resolved)
+        vocab = run_dir.save_vocabularies(model_dir, vocab)
+        report.write_json(os.path.join(model_dir, "warm_start.json"))
+        vocab = run_dir.load_vocabularies(model_dir)
+    print(report.summary(), flush=True)
+    return resolved, model, vocab, report
+
+
+def train(config: Config, model_dir: str, strategy_name: str = "default", tpu: Optional[str] = None,
+          progress: bool = True, evaluate_fn: Optional[Callable] = None,
+          stop_after: Optional[int] = None) -> TrainResult:
+    """Trains until `config.train.train_steps` (or `stop_after` more steps); returns a summary."""
+    strategy = resolve_strategy(strategy_name, tpu)
+    chief = is_chief(strategy)
+    config, model, vocab, _ = _prepare_run(config, model_dir, strategy)
+    tcfg = config.train
+    hidden = model.spec.decoder.hidden_size
+    with strategy.scope():
+        optimizer = build_optimizer(config.optimizer, hidden, tcfg.train_steps,
+                                    tcfg.gradient_accumulation_steps, config.model.dtype_policy,
+                                    clip_in_optimizer=False)
+        optimizer.build(model.trainable_variables)
+    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, seeds=seed_states(model))
+    directory = model_dir if chief else os.path.join(model_dir, f"worker_{_task_id(strategy)}")
+    manager = tf.train.CheckpointManager(checkpoint, directory, max_to_keep=tcfg.keep_checkpoints,
+                                         checkpoint_name="ckpt")
+    restored = run_dir.restore_latest(checkpoint, manager)
+    start = int(optimizer.iterations.numpy()) // max(tcfg.gradient_accumulation_steps, 1)
+    if restored:
+        print(f"resumed from {restored} at step {start}", flush=True)
+
+    dataset, _ = datasets_for(config, vocab, "train", tcfg.batch_size, training=True)
+    dataset = dataset.skip(start * tcfg.gradient_accumulation_steps)
+    dist_dataset = strategy.experimental_distribute_dataset(dataset)
+    train_step = _make_train_step(model, optimizer, strategy, tcfg.label_smoothing,
+                                  config.optimizer.clip_norm)
+
+    writer = tf.summary.create_file_writer(os.path.join(model_dir, "train")) if chief else \
+        tf.summary.create_noop_writer()
+    end = tcfg.train_steps if stop_after is None else min(tcfg.train_steps, start + stop_after)
+    bar = _progress(start, tcfg.train_steps, progress and chief)
+    losses, loss, step = [], float("nan"), start
+    last_log, examples = time.time(), 0
+    iterator = iter(dist_dataset)
+    accumulation = max(tcfg.gradient_accumulation_steps, 1)
+    while step < end:
+        for _ in range(accumulation):
+            loss_t, grad_norm_t, batch_t = train_step(next(iterator))
+        loss = float(loss_t)
+        step += 1
+        if not math.isfinite(loss):
+            last = manager.latest_checkpoint
+            bar.close()
+            raise NonFiniteLossError(
+                f"non-finite loss ({loss}) at step {step}; stopped. The last good checkpoint is "
+                f"{last or 'none (no checkpoint was written yet)'}")
+        losses.append(loss)
+        examples += int(batch_t) * accumulation
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss:.4f}")
+        if step % tcfg.log_every == 0 or step == end:
+            elapsed = max(time.time() - last_log, 1e-9)
+            lr = float(_current_lr(optimizer))
+            with writer.as_default(step=step):
+                tf.summary.scalar("loss", loss)
+                tf.summary.scalar("learning_rate", lr)
+                tf.summary.scalar("gradient_norm", float(grad_norm_t))
+                tf.summary.scalar("examples_per_second", examples / elapsed)
+            writer.flush()
+            bar.write(f"step {step}/{tcfg.train_steps} loss {loss:.4f} lr {lr:.3g} "
+                      f"grad_norm {float(grad_norm_t):.3g} examples/s {examples / elapsed:.1f}")
+            last_log, examples = time.time(), 0
+        if step % tcfg.checkpoint_every == 0 or step == end:
+            manager.save(checkpoint_number=step)
+            if evaluate_fn is not None and chief and tcfg.eval_every and (
+                    step % tcfg.eval_every == 0 or step == end):
+                evaluate_fn(model_dir, step)
+    bar.close()
+    return TrainResult(model_dir, start, step, loss, losses)
+
+
+def _task_id(strategy):
+    resolver = getattr(strategy, "cluster_resolver", None)
+    return getattr(resolver, "task_id", 0)
+
+
+def _current_lr(optimizer):
+    inner = getattr(optimizer, "inner_optimizer", optimizer)
+    lr = inner.learning_rate
+    return lr(inner.iterations) if callable(lr) else lr
+
+
+def _progress(start, total, enabled):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=start, disable=not enabled, desc="train", unit="step",
+                dynamic_ncols=True)
+
+
+def _make_train_step(model, optimizer, strategy, label_smoothing, clip_norm):
+    """One step: loss over the global token count; the SUMMED gradient is clipped."""
+    variables = model.trainable_variables
+    replicas = strategy.num_replicas_in_sync
+
+    def replica_step(batch):
+        inputs, labels = batch
+        with tf.GradientTape() as tape:
+            logits = model(inputs, training=True)
+            total, count = masked_cross_entropy_sum(labels, logits,
+                                                    inputs["decoder_padding_mask"],
+                                                    label_smoothing)
+            ctx = tf.distribute.get_replica_context()
+            global_count = ctx.all_reduce(tf.distribute.ReduceOp.SUM, count)
+            loss = total / tf.maximum(global_count, 1.0)
+            scaled = optimizer.scale_loss(loss)  # identity unless mixed_float16
+        grads = tape.gradient(scaled, variables)
+        # Dense: the norm of IndexedSlices with repeated rows is not the gradient's norm,
+        # and dense sums do not depend on how the batch is split across replicas.
+        grads = [tf.convert_to_tensor(g) for g in grads]
+        if clip_norm and replicas > 1:
+            # Sum across replicas first (Keras would clip per replica), clip, then undo
+            # the sum that the optimizer applies again.
+            grads = ctx.all_reduce(tf.distribute.ReduceOp.SUM, grads)
+        grad_norm = tf.linalg.global_norm(grads)
+        if clip_norm:
+            grads, _ = tf.clip_by_global_norm(grads, clip_norm, use_norm=grad_norm)
+            if replicas > 1:
+                grads = [g / replicas for g in grads]
+        optimizer.apply_gradients(zip(grads, variables))
+        return loss, grad_norm, tf.shape(labels)[0]
+
+    @tf.function
+    def step(batch):
+        loss, norm, n = strategy.run(replica_step, args=(batch,))
+        return (strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None),
+                strategy.reduce(tf.distribute.ReduceOp.MEAN, norm, axis=None),
+                strategy.reduce(tf.distribute.ReduceOp.SUM, n, axis=None))
+
+    return step
+

