@@ -206,6 +206,8 @@ def _coerce(value: Any, tp, key: str, where: str) -> Any:
                 for k, v in value.items()}
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if tp is str and isinstance(value, int) and not isinstance(value, bool):
+        return str(value)  # e.g. a TSV column number: source_key: 0
     if tp in (int, float) and isinstance(value, bool):
         _fail(where, f"'{key}' must be {tp.__name__}, got bool {value!r}")
     if not isinstance(value, tp):

@@ -60,7 +60,7 @@ def evaluate(model_dir: str, checkpoint: Optional[int] = None, split: str = "val
         dataset = dataset.take(-(-limit // batch))  # whole batches; extra rows cut below
     max_length = config.decode.max_length or config.task.max_target_length
 
-    @tf.function
+    @tf.function(reduce_retracing=True)
     def decode(ids, mask):
         return greedy_decode(model, ids, mask, max_length, special.start_id, special.end_id)
 

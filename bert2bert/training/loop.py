@@ -216,7 +216,7 @@ def _make_train_step(model, optimizer, strategy, label_smoothing, clip_norm):
         optimizer.apply_gradients(zip(grads, variables))
         return loss, grad_norm, tf.shape(labels)[0]
 
-    @tf.function
+    @tf.function(reduce_retracing=True)  # batches padded to their longest: shapes vary
     def step(batch):
         loss, norm, n = strategy.run(replica_step, args=(batch,))
         return (strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None),

@@ -204,3 +204,35 @@ def test_wikisplit_run_from_minilm_via_the_cli(tmp_path):
     report = json.load(open(os.path.join(model_dir, "warm_start.json")))
     assert report["counts"]["loaded_variables"] == report["counts"]["variables"] - 60
     assert "warm start of bert2bert" in out.stdout
+
+
+def test_accumulation_and_mixed_bfloat16_train(tmp_path):
+    from bert2bert.training.loop import train
+
+    cfg = load_config(SMOKE, QUICK + ["train.train_steps=2", "train.gradient_accumulation_steps=2",
+                                      "model.dtype_policy=mixed_bfloat16"])
+    result = train(cfg, str(tmp_path / "run"), progress=False)
+    assert result.final_step == 2 and all(np.isfinite(result.losses))
+    prefix = tf.train.latest_checkpoint(str(tmp_path / "run"))
+    iterations = tf.train.load_checkpoint(prefix).get_tensor(
+        "optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE")
+    assert int(iterations) == 4  # two micro-batches per step
+
+
+def test_score_command(tmp_path, capsys):
+    from bert2bert.cli import main
+
+    (tmp_path / "hyp.txt").write_text("the cat sat .\na dog ran .\n")
+    (tmp_path / "ref.txt").write_text("the cat sat .\na dog ran away .\n")
+    (tmp_path / "src.txt").write_text("the cat sat down .\na dog ran away .\n")
+    args = ["--hyp", str(tmp_path / "hyp.txt"), "--ref", str(tmp_path / "ref.txt")]
+    assert main(["score", "--metric", "exact", *args]) == 0
+    assert json.loads(capsys.readouterr().out) == {"exact": 50.0}
+    assert main(["score", "--metric", "sari", *args]) == 2
+    assert "--src is required" in capsys.readouterr().err
+    assert main(["score", "--metric", "sari", *args, "--src", str(tmp_path / "src.txt")]) == 0
+    assert 0 < json.loads(capsys.readouterr().out)["sari"] < 100
+    (tmp_path / "short.txt").write_text("one line\n")
+    assert main(["score", "--metric", "bleu", "--hyp", str(tmp_path / "short.txt"),
+                 "--ref", str(tmp_path / "ref.txt")]) == 2
+    assert "short.txt" in capsys.readouterr().err
