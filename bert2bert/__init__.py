@@ -28,6 +28,13 @@ _EXPORTS = {
     "bert2bert.grid": ["FAMILIES", "SIZES", "VARIANTS", "VARIANT_NAMES"],
     "bert2bert.models": ["ParameterCounts", "Seq2SeqModel", "build_model", "count_parameters",
                          "masked_cross_entropy", "resolve", "teacher_forcing_inputs"],
+    "bert2bert.text": ["tokenizer_from_files"],
+    "bert2bert.checkpoints": ["CheckpointError", "WarmStartReport", "build_warm_started_model",
+                              "open_checkpoint"],
+    "bert2bert.data": ["load_examples", "make_dataset"],
+    "bert2bert.metrics": ["compute_metrics"],
+    "bert2bert.training.loop": ["train"],
+    "bert2bert.evaluation": ["evaluate"],
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)
