@@ -23,3 +23,10 @@ def test_docstring_examples(name, monkeypatch):
 def test_readme_mentions_the_two_commands():
     text = open(os.path.join(REPO, "README.md"), encoding="utf-8").read()
     assert "make demo" in text and "make test" in text
+
+
+def test_every_public_name_resolves():
+    import bert2bert
+
+    missing = [name for name in bert2bert.__all__ if getattr(bert2bert, name, None) is None]
+    assert not missing and "train" in bert2bert.__all__ and "build_model" in bert2bert.__all__
