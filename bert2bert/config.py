@@ -123,6 +123,7 @@ class TrainConfig:
     max_eval_examples: Optional[int] = None
     shuffle_buffer: int = 10000
     static_shapes: bool = False
+    bucket_by_length: bool = False  # training batches grouped by length (less padding)
     seed: int = 42
 
 

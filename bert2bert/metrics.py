@@ -84,6 +84,8 @@ def _official_bleu(hyps: Sequence[str], refs: Sequence[str], case_sensitive: boo
     # The TF Official Transformer BLEU script (tensor2tensor bleu_hook), from tf-models-official.
     from official.legacy.transformer import compute_bleu
 
+    if not any(h.strip() for h in hyps):
+        return 0.0  # no hypothesis n-gram at all (the script would divide by zero)
     try:
         return float(compute_bleu.bleu_on_list(list(refs), list(hyps), case_sensitive))
     except ZeroDivisionError as err:  # every reference is empty

@@ -264,3 +264,11 @@ def test_score_files_line_count_mismatch(tmp_path):
     assert metrics.score_files("sari", hyp, ref3, src) == {"sari": 100.0}
     with pytest.raises(ValueError, match="valid names"):
         metrics.score_files("blue", hyp, ref3)
+
+
+def test_official_bleu_of_empty_hypotheses_is_zero():
+    from bert2bert.metrics import bleu_cased, bleu_uncased
+
+    refs = ["the cat sat on the mat .", "a dog ran ."]
+    assert bleu_cased(["", " "], refs) == 0.0
+    assert bleu_uncased(["", ""], refs) == 0.0

@@ -59,6 +59,7 @@ def datasets_for(config: Config, vocab: Dict[str, Dict], split: str, batch_size:
         data_dir=config.task.data_dir, manual_dir=config.task.manual_dir,
         decoder_only=config.model.variant == "gpt", training=training,
         static_shapes=config.train.static_shapes, shuffle_buffer=config.train.shuffle_buffer,
+        bucket_boundaries="auto" if training and config.train.bucket_by_length else None,
         seed=config.train.seed), (source_tok, target_tok)
 
 

@@ -236,3 +236,19 @@ def test_score_command(tmp_path, capsys):
     assert main(["score", "--metric", "bleu", "--hyp", str(tmp_path / "short.txt"),
                  "--ref", str(tmp_path / "ref.txt")]) == 2
     assert "short.txt" in capsys.readouterr().err
+
+
+def test_bucketed_training_and_continuous_evaluation(tmp_path):
+    from bert2bert.evaluation import evaluate_continuously
+    from bert2bert.training.loop import train
+
+    model_dir = str(tmp_path / "run")
+    cfg = load_config(SMOKE, QUICK + ["train.bucket_by_length=true", "train.max_eval_examples=8"])
+    assert train(cfg, model_dir, progress=False).final_step == 6
+    # Like Estimator's continuous eval: the newest checkpoint, then every new one, until the
+    # last step; here the run is already done, so it evaluates step 6 and stops.
+    results = evaluate_continuously(model_dir, timeout=1, max_examples=8)
+    assert [r["step"] for r in results] == [6]
+    for r in results:
+        assert r["examples"] == 8 and {"sari", "exact", "bleu"} <= set(r)
+        assert os.path.exists(os.path.join(model_dir, "eval", f"results-{r['step']}.json"))
