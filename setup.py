@@ -16,6 +16,7 @@ INSTALL_REQUIRES = [
     "safetensors>=0.4",
     "rouge-score>=0.1.2",
     "sacrebleu>=2.3",
+    "importlib_resources",  # tensorflow-datasets needs it to prepare its own datasets
 ]
 
 TEST_REQUIRES = [
