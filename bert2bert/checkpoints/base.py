@@ -108,16 +108,22 @@ class CheckpointReader:
 
     def ignored(self) -> Dict[str, str]:
         """Original variables not used, with the reason (heads, optimizer slots, ...)."""
-        used = {s.name for s in self.canonical().values()}
+        used = {s.name for s in self.sources().values()}
         patterns = TRAINING_STATE + self.ignore_patterns
         return {n: next((r for p, r in patterns if p.search(n)),
                         f"not part of the {self.family} layout")
                 for n in self.variables() if n not in used}
 
     # --- shared --------------------------------------------------------------
+    def sources(self) -> Dict[str, Source]:
+        """`canonical()`, computed once."""
+        if getattr(self, "_sources", None) is None:
+            self._sources = self.canonical()
+        return self._sources
+
     def tensor(self, canonical_name: str) -> np.ndarray:
         """Reads one canonical tensor, transformed."""
-        source = self.canonical()[canonical_name]
+        source = self.sources()[canonical_name]
         try:
             value = source.fn(self.read(source.name))
         except CheckpointError:

@@ -186,7 +186,7 @@ def warm_start(model: Seq2SeqModel, readers: Dict[str, Optional[CheckpointReader
             continue
         _check_family(reader, stack, side, variant)
         report.checkpoints[side] = reader.summary()
-        sources = reader.canonical()
+        sources = reader.sources()
         file_used = used.setdefault(reader.weights_file, {})
         for variable, canonical in stack_variables(stack):
             source = sources.get(canonical)
