@@ -55,12 +55,6 @@ class Source:
     fn: Callable[[np.ndarray], np.ndarray] = dataclasses.field(compare=False, repr=False)
 
 
-def reshape_to(shape, what: str) -> Tuple[str, Callable]:
-    """A reshape transform with its description."""
-    shape = tuple(shape)
-    return f"reshape {what} to {list(shape)}", lambda x: np.reshape(x, shape)
-
-
 # Training state that user checkpoints often carry; never model weights.
 TRAINING_STATE = [
     (re.compile(r"(^|/)(adam_[mv]|Adam(_1)?)$"), "optimizer slot"),

@@ -5,7 +5,7 @@ config says the size and any overrides. `resolve` combines them into
 `StackSpec`s, the only thing the layers need.
 """
 import dataclasses
-from typing import Optional, Tuple
+from typing import Optional
 
 from bert2bert import grid
 from bert2bert.config import ConfigError, ModelConfig
@@ -124,12 +124,3 @@ def _check_sharing(spec: ModelSpec) -> None:
                 f"decoder, so these must agree: " + ", ".join(
                     f"{f} ({getattr(enc, f)} vs {getattr(dec, f)})" for f in diff))
 
-
-def stack_sizes(spec: ModelSpec) -> Tuple[str, ...]:
-    """A short human description like ('encoder bert 12x768', 'decoder bert 12x768')."""
-    out = []
-    for side, s in (("encoder", spec.encoder), ("decoder", spec.decoder)):
-        if s is not None:
-            out.append(f"{side} {s.family} {s.num_layers}x{s.hidden_size} "
-                       f"({'warm' if s.warm else 'random'}, vocab {s.vocab} {s.vocab_size})")
-    return tuple(out)

@@ -52,15 +52,14 @@ def seed_states(model):
 
 def datasets_for(config: Config, vocab: Dict[str, Dict], split: str, batch_size: int,
                  training: bool):
-    source_tok = tokenizer_from_spec(vocab["source"])
-    target_tok = tokenizer_from_spec(vocab["target"])
     return make_dataset(
-        config.task, split, source_tok, target_tok, batch_size,
+        config.task, split, tokenizer_from_spec(vocab["source"]),
+        tokenizer_from_spec(vocab["target"]), batch_size,
         data_dir=config.task.data_dir, manual_dir=config.task.manual_dir,
         decoder_only=config.model.variant == "gpt", training=training,
         static_shapes=config.train.static_shapes, shuffle_buffer=config.train.shuffle_buffer,
         bucket_boundaries="auto" if training and config.train.bucket_by_length else None,
-        seed=config.train.seed), (source_tok, target_tok)
+        seed=config.train.seed)
 
 
 def _prepare_run(config: Config, model_dir: str, strategy):
@@ -117,7 +116,7 @@ def train(config: Config, model_dir: str, strategy_name: str = "default", tpu: O
     if restored:
         print(f"resumed from {restored} at step {start}", flush=True)
 
-    dataset, _ = datasets_for(config, vocab, "train", tcfg.batch_size, training=True)
+    dataset = datasets_for(config, vocab, "train", tcfg.batch_size, training=True)
     dataset = dataset.skip(start * tcfg.gradient_accumulation_steps)
     dist_dataset = strategy.experimental_distribute_dataset(dataset)
     train_step = _make_train_step(model, optimizer, strategy, tcfg.label_smoothing,
