@@ -7,6 +7,8 @@
     bert2bert train --config FILE --model_dir DIR [--strategy S] [--eval_every N] [--set ...]
     bert2bert evaluate --model_dir DIR [--checkpoint N | --continuous] [--split S]
     bert2bert score --metric M --hyp F --ref F [--src F]
+    bert2bert export --model_dir DIR --output EXPORT_DIR [--beam 4 --alpha 0.6 ...]
+    bert2bert predict (--model_dir DIR | --saved_model DIR) --input FILE --output FILE
     bert2bert demo
 """
 import argparse
@@ -184,6 +186,42 @@ def vocabulary_info(reader) -> dict:
     return info
 
 
+def _decode_overrides(args) -> dict:
+    return {"beam_size": args.beam, "alpha": args.alpha, "max_length": args.max_length,
+            "min_length": args.min_length, "no_repeat_ngram_size": args.no_repeat_ngram_size}
+
+
+def cmd_export(args) -> int:
+    """Exports a run's checkpoint as a SavedModel (strings in, strings out)."""
+    from bert2bert.export import export_run
+
+    _logging()
+    path = export_run(args.model_dir, args.output, args.checkpoint, args.version,
+                      **_decode_overrides(args))
+    print(f"exported {path}\n  inspect: saved_model_cli show --all --dir {path}")
+    return 0
+
+
+def cmd_predict(args) -> int:
+    """Predicts one output line per input line, from a run or an export."""
+    from bert2bert.export import predict_file
+
+    _logging()
+    try:
+        count = predict_file(args.input, args.output, batch_size=args.batch_size,
+                             model_dir=args.model_dir, saved_model=args.saved_model,
+                             checkpoint=args.checkpoint, **_decode_overrides(args))
+    except ValueError as e:  # bad options (the CheckpointError subclass is reported by main)
+        from bert2bert.checkpoints.base import CheckpointError
+
+        if isinstance(e, CheckpointError):
+            raise
+        print(f"bert2bert: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {count} predictions to {args.output}")
+    return 0
+
+
 def cmd_demo(args) -> int:
     print("bert2bert demo: the end-to-end main job (warm-start, train, evaluate, export, serve) "
           "is not built yet; it lands with the demo issue. Meanwhile, the model grid:")
@@ -252,6 +290,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_inspect)
 
+    def with_decode(p):
+        p.add_argument("--checkpoint", type=int, help="step of the checkpoint (default: newest)")
+        p.add_argument("--beam", type=int, help="beam size (default: the run's decode.beam_size)")
+        p.add_argument("--alpha", type=float, help="length penalty ((5+len)/6)^alpha")
+        p.add_argument("--max_length", type=int, help="longest output in tokens")
+        p.add_argument("--min_length", type=int, help="no end token before this many tokens")
+        p.add_argument("--no_repeat_ngram_size", type=int, help="block repeated n-grams")
+        return p
+
+    p = with_decode(sub.add_parser("export", help="export a run as a SavedModel for serving"))
+    p.add_argument("--model_dir", required=True)
+    p.add_argument("--output", required=True, help="base directory; the export goes to "
+                                                   "OUTPUT/<version>")
+    p.add_argument("--version", type=int, help="version number (default: the next free one)")
+    p.set_defaults(func=cmd_export)
+
+    p = with_decode(sub.add_parser("predict", help="one prediction per input line"))
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--model_dir", help="a training run (decodes its newest checkpoint)")
+    source.add_argument("--saved_model", help="an exported SavedModel version directory")
+    p.add_argument("--input", required=True, help="text file, one source per line")
+    p.add_argument("--output", required=True, help="written with one output per input line")
+    p.add_argument("--batch_size", type=int, default=32)
+    p.set_defaults(func=cmd_predict)
+
     p = sub.add_parser("demo", help="the main job")
     p.set_defaults(func=cmd_demo)
     return parser
@@ -263,7 +326,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except ConfigError as e:
+    except (ConfigError, FileNotFoundError, FileExistsError) as e:
         print(f"bert2bert: {e}", file=sys.stderr)
         return 2
     except ValueError as e:

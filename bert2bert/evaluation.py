@@ -14,40 +14,20 @@ from typing import Dict, Optional
 
 import tensorflow as tf
 
-from bert2bert.checkpoints.base import CheckpointError
-from bert2bert.checkpoints.vocabulary import tokenizer_from_spec
 from bert2bert.data import load_examples, make_dataset
 from bert2bert.decoding import greedy_decode
 from bert2bert.metrics import compute_metrics
-from bert2bert.models import build_model
 from bert2bert.training import run_dir
 
 log = logging.getLogger("bert2bert")
 
 
-def _checkpoint_path(model_dir: str, checkpoint: Optional[int]) -> str:
-    if checkpoint is None:
-        path = tf.train.latest_checkpoint(model_dir)
-        if path is None:
-            raise CheckpointError(f"{model_dir}: no checkpoint to evaluate yet")
-        return path
-    path = os.path.join(model_dir, f"ckpt-{checkpoint}")
-    if not tf.io.gfile.exists(path + ".index"):
-        raise CheckpointError(f"{path}: no such checkpoint in {model_dir}")
-    return path
-
-
 def evaluate(model_dir: str, checkpoint: Optional[int] = None, split: str = "validation",
              max_examples: Optional[int] = None, progress: bool = True) -> Dict:
     """Decodes `split` with the given (or newest) checkpoint and scores it."""
-    config = run_dir.load_run_config(model_dir)
-    vocab = run_dir.load_vocabularies(model_dir)
-    path = _checkpoint_path(model_dir, checkpoint)
-    step = int(path.rsplit("-", 1)[-1])
-    model = build_model(config.model)
-    tf.train.Checkpoint(model=model).restore(path).expect_partial()
-    source_tok = tokenizer_from_spec(vocab["source"])
-    target_tok = tokenizer_from_spec(vocab["target"])
+    trained = run_dir.restore_model(model_dir, checkpoint)
+    config, model, path, step = trained.config, trained.model, trained.checkpoint, trained.step
+    source_tok, target_tok = trained.source_tokenizer, trained.target_tokenizer
     special = target_tok.special_tokens
     limit = max_examples or config.train.max_eval_examples
     batch = config.train.eval_batch_size

@@ -14,14 +14,14 @@ Importing this package registers the `wikisplit` and `discofuse` TFDS builders.
 """
 from bert2bert.data.builtin import (builtin_examples, builtin_fingerprint, write_builtin_task_files,
                                     write_builtin_tsv)
-from bert2bert.data.features import (batch_examples, default_bucket_boundaries, featurize,
-                                     make_dataset, pad_ids_of, source_special_ids)
+from bert2bert.data.features import (PairEncoder, batch_examples, default_bucket_boundaries,
+                                     featurize, make_dataset, pad_ids_of, source_special_ids)
 from bert2bert.data.tasks import (DataFormatError, DataUnavailableError, examples_from_pairs,
                                   key_fields, load_examples, load_jsonl, load_tfds, load_tsv)
 from bert2bert.data.tfds_builders import builder_for, own_builder_names, prepare
 
-__all__ = ["DataFormatError", "DataUnavailableError", "batch_examples", "builder_for",
-           "builtin_examples", "builtin_fingerprint", "default_bucket_boundaries",
+__all__ = ["DataFormatError", "DataUnavailableError", "PairEncoder", "batch_examples",
+           "builder_for", "builtin_examples", "builtin_fingerprint", "default_bucket_boundaries",
            "examples_from_pairs", "featurize", "key_fields", "load_examples", "load_jsonl",
            "load_tfds", "load_tsv", "make_dataset", "own_builder_names", "pad_ids_of", "prepare",
            "source_special_ids", "write_builtin_task_files", "write_builtin_tsv"]

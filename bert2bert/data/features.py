@@ -34,8 +34,8 @@ from typing import Optional, Sequence, Tuple, Union
 
 import tensorflow as tf
 
-__all__ = ["SOURCE_SPECIALS", "batch_examples", "default_bucket_boundaries", "featurize",
-           "make_dataset", "pad_ids_of", "source_special_ids"]
+__all__ = ["PairEncoder", "SOURCE_SPECIALS", "batch_examples", "default_bucket_boundaries",
+           "featurize", "make_dataset", "pad_ids_of", "source_special_ids"]
 
 # Families whose encoder input is wrapped in start/end tokens.
 SOURCE_SPECIALS = {"bert": True, "roberta": True, "gpt2": False, "sentencepiece": False}
@@ -73,50 +73,62 @@ def _as_ragged_int32(ids) -> tf.RaggedTensor:
     return tf.cast(ids, tf.int32).with_row_splits_dtype(tf.int64)
 
 
-def featurize(dataset: tf.data.Dataset, source_tokenizer, target_tokenizer,
-              max_source_length: int, max_target_length: int, decoder_only: bool = False,
-              tokenize_batch: int = TOKENIZE_BATCH) -> tf.data.Dataset:
-    """Maps {"source", "target"} string examples to `(inputs, labels)` (unpadded, int32).
+class PairEncoder:
+    """Tokenizes string batches into the model's ragged int32 inputs, by the conventions above.
 
-    inputs: encoder_token_ids, encoder_padding_mask [S]; decoder_token_ids,
-    decoder_padding_mask [T]; labels [T]. Strings are tokenized `tokenize_batch` at a time
-    (batch -> tokenize -> unbatch), in order. See the module docstring for the conventions.
-    With `decoder_only` the source uses the target tokenizer (`source_tokenizer` may be None
-    or must be of the same family and size) and gets no special tokens.
+    Used by `featurize` (tf.data) and by the exported SavedModel (serving graph), so training
+    and serving encode text the same way. With `decoder_only` the source uses the target
+    tokenizer (`source_tokenizer` may be None or must be of the same family and size) and gets
+    no special tokens.
     """
-    if decoder_only:
-        if source_tokenizer is not None and (
-                source_tokenizer.family != target_tokenizer.family
-                or source_tokenizer.vocab_size != target_tokenizer.vocab_size):
-            raise ValueError("decoder_only: the source is a prefix of the decoder, so it must use "
-                             f"the target vocabulary ({target_tokenizer!r}), not "
-                             f"{source_tokenizer!r}")
-        source_tokenizer = target_tokenizer
-        before, after = (), ()
-    else:
-        if source_tokenizer is None:
-            raise ValueError("featurize needs a source tokenizer (None only with decoder_only)")
-        before, after = source_special_ids(source_tokenizer)
-    n_special = len(before) + len(after)
-    if max_source_length <= n_special:
-        raise ValueError(f"max_source_length={max_source_length} leaves no room for text next "
-                         f"to the {n_special} special token(s) of the "
-                         f"{source_tokenizer.family} source")
-    if max_target_length < 1:
-        raise ValueError(f"max_target_length={max_target_length} must be >= 1 (the end token)")
-    start = int(target_tokenizer.special_tokens.start_id)
-    end = int(target_tokenizer.special_tokens.end_id)
-    keep_source = max_source_length - n_special
-    keep_target = max_target_length - 1
 
-    def tokenize(batch):
-        rows = tf.shape(batch["source"], out_type=tf.int64)[0]
-        src = _as_ragged_int32(source_tokenizer.tokenize(batch["source"]))[:, :keep_source]
-        src = tf.concat([_column(i, rows) for i in before] + [src]
-                        + [_column(i, rows) for i in after], axis=1)
-        tgt = _as_ragged_int32(target_tokenizer.tokenize(batch["target"]))[:, :keep_target]
-        labels = tf.concat([tgt, _column(end, rows)], axis=1)
-        decoder = tf.concat([_column(start, rows), tgt], axis=1)
+    def __init__(self, source_tokenizer, target_tokenizer, max_source_length: int,
+                 max_target_length: int, decoder_only: bool = False):
+        if decoder_only:
+            if source_tokenizer is not None and (
+                    source_tokenizer.family != target_tokenizer.family
+                    or source_tokenizer.vocab_size != target_tokenizer.vocab_size):
+                raise ValueError("decoder_only: the source is a prefix of the decoder, so it must "
+                                 f"use the target vocabulary ({target_tokenizer!r}), not "
+                                 f"{source_tokenizer!r}")
+            source_tokenizer = target_tokenizer
+            before, after = (), ()
+        else:
+            if source_tokenizer is None:
+                raise ValueError("featurize needs a source tokenizer (None only with decoder_only)")
+            before, after = source_special_ids(source_tokenizer)
+        n_special = len(before) + len(after)
+        if max_source_length <= n_special:
+            raise ValueError(f"max_source_length={max_source_length} leaves no room for text "
+                             f"next to the {n_special} special token(s) of the "
+                             f"{source_tokenizer.family} source")
+        if max_target_length < 1:
+            raise ValueError(f"max_target_length={max_target_length} must be >= 1 (the end token)")
+        self.source_tokenizer, self.target_tokenizer = source_tokenizer, target_tokenizer
+        self.before, self.after = before, after
+        self.keep_source = max_source_length - n_special
+        self.keep_target = max_target_length - 1
+        self.start_id = int(target_tokenizer.special_tokens.start_id)
+        self.end_id = int(target_tokenizer.special_tokens.end_id)
+
+    def sources(self, strings) -> tf.RaggedTensor:
+        """Encoder (or gpt prefix) ids [batch, (<= max_source_length)]."""
+        rows = tf.shape(strings, out_type=tf.int64)[0]
+        src = _as_ragged_int32(self.source_tokenizer.tokenize(strings))[:, :self.keep_source]
+        return tf.concat([_column(i, rows) for i in self.before] + [src]
+                         + [_column(i, rows) for i in self.after], axis=1)
+
+    def targets(self, strings) -> Tuple[tf.RaggedTensor, tf.RaggedTensor]:
+        """(decoder input ids `[start] + y`, labels `y + [end]`), each <= max_target_length."""
+        rows = tf.shape(strings, out_type=tf.int64)[0]
+        tgt = _as_ragged_int32(self.target_tokenizer.tokenize(strings))[:, :self.keep_target]
+        return (tf.concat([_column(self.start_id, rows), tgt], axis=1),
+                tf.concat([tgt, _column(self.end_id, rows)], axis=1))
+
+    def pairs(self, sources, targets):
+        """(inputs dict of ragged ids and masks, ragged labels) for string batches."""
+        src = self.sources(sources)
+        decoder, labels = self.targets(targets)
         inputs = {
             "encoder_token_ids": src,
             "encoder_padding_mask": tf.ones_like(src),
@@ -125,9 +137,22 @@ def featurize(dataset: tf.data.Dataset, source_tokenizer, target_tokenizer,
         }
         return inputs, labels
 
+
+def featurize(dataset: tf.data.Dataset, source_tokenizer, target_tokenizer,
+              max_source_length: int, max_target_length: int, decoder_only: bool = False,
+              tokenize_batch: int = TOKENIZE_BATCH) -> tf.data.Dataset:
+    """Maps {"source", "target"} string examples to `(inputs, labels)` (unpadded, int32).
+
+    inputs: encoder_token_ids, encoder_padding_mask [S]; decoder_token_ids,
+    decoder_padding_mask [T]; labels [T]. Strings are tokenized `tokenize_batch` at a time
+    (batch -> tokenize -> unbatch), in order. See the module docstring for the conventions
+    and `PairEncoder` for `decoder_only`.
+    """
+    encoder = PairEncoder(source_tokenizer, target_tokenizer, max_source_length,
+                          max_target_length, decoder_only)
     batched = dataset.batch(tokenize_batch)
-    rows = batched.map(tokenize, num_parallel_calls=tf.data.AUTOTUNE,
-                       deterministic=True).unbatch()
+    rows = batched.map(lambda batch: encoder.pairs(batch["source"], batch["target"]),
+                       num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).unbatch()
     # unbatch leaves rank-0 "ragged" specs; an identity map makes them plain int32 tensors [len].
     return rows.map(lambda inputs, labels: (dict(inputs), labels))
 

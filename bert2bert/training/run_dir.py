@@ -7,6 +7,7 @@
       ckpt-N.*            checkpoints (model, optimizer slots, step, dropout RNG state)
       train/, eval/       TensorBoard summaries; eval/results-N.json, eval/predictions-N.txt
 """
+import dataclasses
 import json
 import logging
 import os
@@ -16,7 +17,9 @@ from typing import Dict, Optional
 import tensorflow as tf
 
 from bert2bert.checkpoints.base import CheckpointError
+from bert2bert.checkpoints.vocabulary import tokenizer_from_spec
 from bert2bert.config import Config, config_from_dict, read_yaml
+from bert2bert.models import build_model
 
 log = logging.getLogger("bert2bert")
 CONFIG_FILE = "config.yaml"
@@ -92,3 +95,40 @@ def restore_latest(checkpoint: tf.train.Checkpoint, manager: tf.train.Checkpoint
             errors.append(f"{path}: {type(e).__name__}: {str(e).splitlines()[0][:200]}")
             log.warning("cannot restore %s (%s)", path, errors[-1])
     raise CheckpointError("no readable checkpoint in the run directory: " + " | ".join(errors))
+
+
+def checkpoint_path(model_dir: str, checkpoint: Optional[int] = None) -> str:
+    """The path of checkpoint `ckpt-<checkpoint>` of a run, or of its newest one."""
+    if checkpoint is None:
+        path = tf.train.latest_checkpoint(model_dir)
+        if path is None:
+            raise CheckpointError(f"{model_dir}: no checkpoint yet (has the run trained?)")
+        return path
+    path = os.path.join(model_dir, f"ckpt-{checkpoint}")
+    if not tf.io.gfile.exists(path + ".index"):
+        raise CheckpointError(f"{path}: no such checkpoint in {model_dir}")
+    return path
+
+
+@dataclasses.dataclass
+class TrainedModel:
+    """A run's model restored from one checkpoint, with its config and tokenizers."""
+
+    model: object
+    config: Config
+    source_tokenizer: object
+    target_tokenizer: object
+    checkpoint: str
+    step: int
+
+
+def restore_model(model_dir: str, checkpoint: Optional[int] = None) -> TrainedModel:
+    """Builds the run's model and restores checkpoint `checkpoint` (default: the newest)."""
+    config = load_run_config(model_dir)
+    vocab = load_vocabularies(model_dir)
+    path = checkpoint_path(model_dir, checkpoint)
+    model = build_model(config.model)
+    tf.train.Checkpoint(model=model).restore(path).expect_partial().assert_existing_objects_matched()
+    return TrainedModel(model, config, tokenizer_from_spec(vocab["source"]),
+                        tokenizer_from_spec(vocab["target"]), path,
+                        int(path.rsplit("-", 1)[-1]))

@@ -1,0 +1,151 @@
+"""Strings in, strings out: a model, its two tokenizers and beam search in one TensorFlow graph.
+
+`Generator` is what the exported SavedModel serves, and it runs the same in process:
+
+    gen = Generator(model, source_tokenizer, target_tokenizer, max_source_length=128,
+                    max_target_length=64, decode=DecodeConfig(beam_size=4, alpha=0.6))
+    gen.generate(tf.constant(["A sentence .", "Another ."]))     # {"outputs": [b"...", b"..."]}
+
+Every function takes batches (a batch of 0 is fine) and never fails on text: input bytes are cut
+to `max_input_bytes`, invalid UTF-8 becomes U+FFFD, and the token ids are cut to the model's
+source length. Only core TensorFlow and tensorflow-text ops are used.
+"""
+import tensorflow as tf
+
+from bert2bert.config import DecodeConfig
+from bert2bert.data.features import PairEncoder, pad_ids_of
+from bert2bert.decoding import beam_search
+
+# Bytes kept of each input before tokenization: far more than `max_source_length` tokens need
+# (a token is at least one character), small enough that a huge input costs nothing.
+BYTES_PER_SOURCE_TOKEN = 64
+
+STRINGS = tf.TensorSpec([None], tf.string)
+IDS = tf.TensorSpec([None, None], tf.int32)
+
+
+def clean_strings(strings, max_bytes: int):
+    """Cuts each string to `max_bytes` bytes and replaces invalid UTF-8 by U+FFFD."""
+    strings = tf.strings.substr(strings, 0, max_bytes, unit="BYTE")
+    return tf.strings.unicode_transcode(strings, "UTF-8", "UTF-8", errors="replace",
+                                        replacement_char=0xFFFD, replace_control_characters=False)
+
+
+def padded(ragged: tf.RaggedTensor, pad_id: int):
+    """(ids, mask) int32 [batch, max(1, longest)] from ragged ids."""
+    ids = ragged.to_tensor(default_value=pad_id)
+    mask = tf.ones_like(ragged).to_tensor(default_value=0)
+    extra = tf.maximum(0, 1 - tf.shape(ids)[1])  # at least one column, even for a batch of 0
+    return (tf.pad(ids, [[0, 0], [0, extra]], constant_values=pad_id),
+            tf.pad(mask, [[0, 0], [0, extra]]))
+
+
+class Generator(tf.Module):
+    """A trained model with its tokenizers and decoding settings, as `tf.function`s.
+
+    Args:
+      model: a `Seq2SeqModel`.
+      source_tokenizer, target_tokenizer: in-graph tokenizers (`bert2bert.text`); for the
+        decoder-only `gpt` variant the source tokenizer may be None (the target's is used).
+      max_source_length: source ids are cut to this many (special tokens included).
+      max_target_length: the longest output in tokens (the end token included); the static
+        size of the decoding buffers.
+      decode: beam size, alpha, min_length, no_repeat_ngram_size (`DecodeConfig`).
+    """
+
+    def __init__(self, model, source_tokenizer, target_tokenizer, max_source_length: int,
+                 max_target_length: int, decode: DecodeConfig = DecodeConfig(), name=None):
+        super().__init__(name=name)
+        self.model = model
+        decoder_only = getattr(model, "decoder_only", False)
+        self.encoder = PairEncoder(source_tokenizer, target_tokenizer, max_source_length,
+                                   max_target_length, decoder_only)
+        # Attributes, so that the tokenizers' tables and vocabulary assets are tracked.
+        self.source_tokenizer = self.encoder.source_tokenizer
+        self.target_tokenizer = target_tokenizer
+        self.source_pad_id, self.target_pad_id = pad_ids_of(source_tokenizer, target_tokenizer,
+                                                            decoder_only)
+        self.special = target_tokenizer.special_tokens
+        self.max_source_length = int(max_source_length)
+        self.max_target_length = int(max_target_length)
+        self.max_input_bytes = BYTES_PER_SOURCE_TOKEN * self.max_source_length
+        self.decode = decode
+
+    # ----------------------------------------------------------------- pieces
+
+    def encode_sources(self, strings):
+        """Padded source ids and mask int32 [batch, <= max_source_length]."""
+        ragged = self.encoder.sources(clean_strings(strings, self.max_input_bytes))
+        return padded(ragged, self.source_pad_id)
+
+    def search(self, ids, mask, alpha=None, length_limit=None, min_length=None):
+        """Beam search on ids; returns dict(ids [B, n, L], lengths [B, n], scores [B, n])."""
+        d = self.decode
+        return beam_search(
+            self.model, ids, mask, beam_size=d.beam_size, max_length=self.max_target_length,
+            start_id=int(self.special.start_id), end_id=int(self.special.end_id),
+            pad_id=int(self.target_pad_id),
+            alpha=d.alpha if alpha is None else alpha,
+            min_length=d.min_length if min_length is None else min_length,
+            no_repeat_ngram_size=d.no_repeat_ngram_size, length_limit=length_limit)
+
+    def detokenize(self, ids):
+        """Strings [...] from ids [..., L] (padding and special tokens dropped)."""
+        shape = tf.shape(ids)
+        flat = tf.reshape(ids, [-1, shape[-1]])
+        text = tf.strings.strip(self.target_tokenizer.detokenize(flat))
+        return tf.reshape(text, shape[:-1])
+
+    # ------------------------------------------------------------ signatures
+
+    @tf.function(input_signature=[STRINGS])
+    def generate(self, inputs):
+        """inputs string [batch] -> {"outputs": string [batch]}: the best hypothesis."""
+        ids, mask = self.encode_sources(inputs)
+        best = self.search(ids, mask)["ids"][:, 0]
+        return {"outputs": self.detokenize(best)}
+
+    @tf.function(input_signature=[STRINGS, tf.TensorSpec([], tf.float32),
+                                  tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.int32)])
+    def beam_search(self, inputs, alpha, max_length, min_length):
+        """The n best hypotheses and their scores with run-time alpha, max and min length
+        (alpha >= 0; max_length is capped at the export's; min_length at max_length)."""
+        limit = tf.clip_by_value(max_length, 1, self.max_target_length)
+        ids, mask = self.encode_sources(inputs)
+        out = self.search(ids, mask, alpha=tf.maximum(alpha, 0.0), length_limit=limit,
+                          min_length=tf.clip_by_value(min_length, 0, limit))
+        return {"outputs": self.detokenize(out["ids"]), "scores": out["scores"]}
+
+    @tf.function(input_signature=[IDS, IDS])
+    def generate_ids(self, input_ids, input_mask):
+        """Beam search on token ids made by the client (special tokens included)."""
+        out = self.search(input_ids[:, :self.max_source_length],
+                          input_mask[:, :self.max_source_length])
+        return {"output_ids": out["ids"], "lengths": out["lengths"], "scores": out["scores"]}
+
+    @tf.function(input_signature=[STRINGS, STRINGS])
+    def score(self, sources, targets):
+        """Log-likelihood of each target given its source (sum over its tokens and the end
+        token; targets cut to the export's max length) and the number of tokens scored."""
+        inputs, labels = self.encoder.pairs(clean_strings(sources, self.max_input_bytes),
+                                            clean_strings(targets, self.max_input_bytes))
+        src_ids, src_mask = padded(inputs["encoder_token_ids"], self.source_pad_id)
+        dec_ids, dec_mask = padded(inputs["decoder_token_ids"], self.target_pad_id)
+        labels, _ = padded(labels, self.target_pad_id)
+        logits = self.model({"encoder_token_ids": src_ids, "encoder_padding_mask": src_mask,
+                             "decoder_token_ids": dec_ids, "decoder_padding_mask": dec_mask},
+                            training=False)
+        log_probs = tf.nn.log_softmax(tf.cast(logits, tf.float32))
+        token = tf.gather(log_probs, labels, batch_dims=2) * tf.cast(dec_mask, tf.float32)
+        return {"log_likelihood": tf.reduce_sum(token, axis=1),
+                "num_tokens": tf.reduce_sum(dec_mask, axis=1)}
+
+    @tf.function
+    def __call__(self, inputs, training=False):
+        """The model's logits for a dict of int32 ids and masks (for reuse and fine-tuning)."""
+        return self.model(inputs, training=training)
+
+    def signatures(self):
+        """The SavedModel signatures, by name."""
+        return {"serving_default": self.generate, "beam_search": self.beam_search,
+                "generate_ids": self.generate_ids, "score": self.score}

@@ -1,0 +1,73 @@
+"""Batch prediction from a run directory or an exported SavedModel: one output line per input line.
+
+    predict_file("inputs.txt", "outputs.txt", saved_model="exports/smoke/1")
+    predict_file("inputs.txt", "outputs.txt", model_dir="runs/smoke", beam_size=8)
+"""
+import logging
+import os
+from typing import Callable, List, Optional, Sequence
+
+import tensorflow as tf
+
+log = logging.getLogger("bert2bert")
+
+
+def generate_fn(model_dir: Optional[str] = None, saved_model: Optional[str] = None,
+                checkpoint: Optional[int] = None, **decode) -> Callable:
+    """A function: tf.string [batch] -> tf.string [batch], from exactly one of the two sources."""
+    if (model_dir is None) == (saved_model is None):
+        raise ValueError("give exactly one of model_dir (a training run) or saved_model "
+                         "(an export)")
+    if saved_model is not None:
+        if any(v is not None for v in decode.values()) or checkpoint is not None:
+            raise ValueError("decode settings and checkpoint apply to --model_dir only: a "
+                             "SavedModel has its own (use its beam_search signature)")
+        if not tf.saved_model.contains_saved_model(saved_model):
+            raise FileNotFoundError(f"{saved_model}: no saved_model.pb here")
+        import tensorflow_text  # noqa: F401  (registers the tokenizer ops)
+
+        serve = tf.saved_model.load(saved_model).signatures["serving_default"]
+        return lambda strings: serve(inputs=strings)["outputs"]
+    from bert2bert.export.saved_model import generator_for_run
+
+    gen = generator_for_run(model_dir, checkpoint, **decode)
+    return lambda strings: gen.generate(strings)["outputs"]
+
+
+def predict_lines(lines: Sequence, batch_size: int = 32, progress: bool = False,
+                  **source) -> List[str]:
+    """Outputs (str) for `lines` (str or bytes), in order; `source` as for `generate_fn`."""
+    from tqdm.auto import tqdm
+
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    generate = generate_fn(**source)
+    outputs = []
+    with tqdm(total=len(lines), desc="predict", unit="line", disable=not progress) as bar:
+        for i in range(0, len(lines), batch_size):
+            batch = tf.constant([x.encode("utf-8") if isinstance(x, str) else bytes(x)
+                                 for x in lines[i:i + batch_size]], tf.string)
+            outputs += [o.decode("utf-8", errors="replace").replace("\n", " ")
+                        for o in generate(batch).numpy()]
+            bar.update(int(batch.shape[0]))
+    return outputs
+
+
+def predict_file(input_path: str, output_path: str, batch_size: int = 32,
+                 progress: bool = True, **source) -> int:
+    """Writes one prediction per line of `input_path` to `output_path`; returns the count.
+
+    Input lines are read as bytes (invalid UTF-8 is replaced in the graph, not an error)."""
+    if not os.path.isfile(input_path):
+        raise FileNotFoundError(f"input file not found: {input_path}")
+    with open(input_path, "rb") as f:
+        data = f.read()
+    lines = [x[:-1] if x.endswith(b"\r") else x for x in data.split(b"\n")]
+    if data.endswith(b"\n") or not data:
+        lines.pop()  # the newline ends the last line; it does not start another
+    outputs = predict_lines(lines, batch_size=batch_size, progress=progress, **source)
+    os.makedirs(os.path.dirname(os.path.abspath(output_path)), exist_ok=True)
+    with open(output_path, "w", encoding="utf-8") as f:
+        f.writelines(o + "\n" for o in outputs)
+    log.info("wrote %d predictions to %s", len(outputs), output_path)
+    return len(outputs)

@@ -1,0 +1,96 @@
+"""Writing a run as a servable, reusable TF2 SavedModel.
+
+    path = export_run("runs/smoke", "exports/smoke", beam_size=4, alpha=0.6)
+    # exports/smoke/<version>/{saved_model.pb, variables/, assets/, assets.extra/bert2bert.json}
+
+The SavedModel needs only `tensorflow` and `tensorflow_text` to load. Its signatures are
+`serving_default`, `beam_search`, `generate_ids` and `score` (see `Generator`); it is also a
+reusable SavedModel for `hub.load`: `variables`, `trainable_variables`, `regularization_losses`
+and `__call__(inputs, training)` returning the logits, so it can be fine-tuned.
+"""
+import dataclasses
+import json
+import logging
+import os
+import time
+from typing import Optional
+
+import tensorflow as tf
+
+from bert2bert.config import DecodeConfig
+from bert2bert.export.generator import IDS, Generator
+from bert2bert.training import run_dir
+
+log = logging.getLogger("bert2bert")
+METADATA = "bert2bert.json"
+MODEL_INPUTS = ("encoder_token_ids", "encoder_padding_mask", "decoder_token_ids",
+                "decoder_padding_mask")
+
+
+def generator_for_run(model_dir: str, checkpoint: Optional[int] = None, **decode) -> Generator:
+    """A `Generator` for a run's checkpoint; `decode` overrides the run's `decode:` settings
+    (beam_size, alpha, max_length, min_length, no_repeat_ngram_size)."""
+    trained = run_dir.restore_model(model_dir, checkpoint)
+    config = trained.config
+    unknown = set(decode) - {f.name for f in dataclasses.fields(DecodeConfig)}
+    if unknown:
+        raise ValueError(f"unknown decode setting(s) {sorted(unknown)}")
+    settings = dataclasses.replace(config.decode,
+                                   **{k: v for k, v in decode.items() if v is not None})
+    if settings.beam_size < 1:
+        raise ValueError(f"beam_size must be >= 1, got {settings.beam_size}")
+    max_target = settings.max_length or config.task.max_target_length
+    gen = Generator(trained.model, trained.source_tokenizer, trained.target_tokenizer,
+                    config.task.max_source_length, max_target, settings)
+    gen.run = {"model_dir": os.path.abspath(model_dir), "checkpoint": trained.checkpoint,
+               "step": trained.step, "config": config.to_dict()}
+    return gen
+
+
+def reusable_root(gen: Generator):
+    """The object saved: the generator plus TF Hub's reusable-SavedModel attributes."""
+    root = tf.__internal__.tracking.AutoTrackable()
+    root.generator = gen
+    root.variables = list(gen.model.variables)
+    root.trainable_variables = list(gen.model.trainable_variables)
+    root.regularization_losses = []
+    spec = {name: IDS for name in MODEL_INPUTS}
+    for training in (False, True):  # both traced, so `obj(inputs, training=True)` works
+        gen.__call__.get_concrete_function(spec, training=training)
+    root.__call__ = gen.__call__
+    for name, function in gen.signatures().items():  # also callable as attributes
+        setattr(root, "generate" if name == "serving_default" else name, function)
+    return root
+
+
+def save_generator(gen: Generator, path: str, metadata: Optional[dict] = None) -> str:
+    """Writes `gen` as a SavedModel in `path` (which must not exist yet); returns `path`."""
+    if tf.io.gfile.exists(path):
+        raise FileExistsError(f"{path} exists: export into a new directory (or a new version)")
+    started = time.time()
+    tf.saved_model.save(reusable_root(gen), path, signatures=gen.signatures())
+    extra = os.path.join(path, "assets.extra")
+    tf.io.gfile.makedirs(extra)
+    with tf.io.gfile.GFile(os.path.join(extra, METADATA), "w") as f:
+        json.dump({"signatures": sorted(gen.signatures()),
+                   "max_source_length": gen.max_source_length,
+                   "max_target_length": gen.max_target_length,
+                   "decode": dataclasses.asdict(gen.decode),
+                   **(metadata or {})}, f, indent=1)
+    log.info("exported %s in %.0f s", path, time.time() - started)
+    return path
+
+
+def next_version(base: str) -> str:
+    """`base/<n+1>` where n is the largest numeric version already in `base` (TF Serving layout)."""
+    versions = [int(v) for v in (tf.io.gfile.listdir(base) if tf.io.gfile.isdir(base) else [])
+                if v.strip("/").isdigit()]
+    return os.path.join(base, str(max(versions, default=0) + 1))
+
+
+def export_run(model_dir: str, output: str, checkpoint: Optional[int] = None,
+               version: Optional[int] = None, **decode) -> str:
+    """Exports a run's checkpoint to `output/<version>` (default: the next free version)."""
+    gen = generator_for_run(model_dir, checkpoint, **decode)
+    path = os.path.join(output, str(version)) if version is not None else next_version(output)
+    return save_generator(gen, path, metadata={"run": gen.run})

@@ -1,0 +1,58 @@
+"""`bert2bert export` and `bert2bert predict` from the command line."""
+import os
+
+import pytest
+
+from bert2bert.cli import main
+
+pytestmark = pytest.mark.slow
+
+LINES = [b"the first line .", b"", "zweite zeile — 你好".encode(), b"bad \xff bytes", b"last"]
+
+
+def write_input(path):
+    path.write_bytes(b"\n".join(LINES) + b"\n")
+    return str(path)
+
+
+def read_lines(path):
+    with open(path, encoding="utf-8") as f:
+        return f.read().split("\n")[:-1]
+
+
+def test_export_then_predict_from_saved_model_and_from_run(bert_run, tmp_path, capsys):
+    assert main(["export", "--model_dir", bert_run, "--output", str(tmp_path / "exp"),
+                 "--beam", "2", "--max_length", "8"]) == 0
+    export = tmp_path / "exp" / "1"
+    assert (export / "saved_model.pb").exists()
+    assert "saved_model_cli show --all" in capsys.readouterr().out
+    source = write_input(tmp_path / "in.txt")
+    assert main(["predict", "--saved_model", str(export), "--input", source,
+                 "--output", str(tmp_path / "a.txt")]) == 0
+    assert main(["predict", "--model_dir", bert_run, "--beam", "2", "--max_length", "8",
+                 "--input", source, "--output", str(tmp_path / "b.txt"),
+                 "--batch_size", "2"]) == 0
+    from_export, from_run = read_lines(tmp_path / "a.txt"), read_lines(tmp_path / "b.txt")
+    assert len(from_export) == len(LINES)
+    assert from_export == from_run
+
+
+def test_second_export_gets_the_next_version(bert_run, tmp_path):
+    for _ in range(2):
+        assert main(["export", "--model_dir", bert_run, "--output", str(tmp_path)]) == 0
+    assert sorted(os.listdir(tmp_path)) == ["1", "2"]
+
+
+def test_predict_errors_are_one_line(bert_run, tmp_path, capsys):
+    assert main(["predict", "--model_dir", bert_run, "--input", str(tmp_path / "missing.txt"),
+                 "--output", str(tmp_path / "o.txt")]) == 2
+    assert "missing.txt" in capsys.readouterr().err
+    source = write_input(tmp_path / "in.txt")
+    assert main(["predict", "--saved_model", str(tmp_path), "--input", source,
+                 "--output", str(tmp_path / "o.txt")]) == 2
+    assert "no saved_model.pb" in capsys.readouterr().err
+    assert main(["predict", "--model_dir", bert_run, "--beam", "0", "--input", source,
+                 "--output", str(tmp_path / "o.txt")]) == 2
+    assert "beam_size" in capsys.readouterr().err
+    assert main(["export", "--model_dir", str(tmp_path), "--output", str(tmp_path / "e")]) == 2
+    assert "config.yaml" in capsys.readouterr().err
