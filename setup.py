@@ -25,6 +25,7 @@ TEST_REQUIRES = [
     "tokenizers",
     "tiktoken",
     "sentencepiece",
+    "tensorflow-serving-api==2.20.0",  # the gRPC client example's round-trip tests
 ]
 
 setup(
