@@ -15,7 +15,7 @@ from typing import Dict, Optional
 import tensorflow as tf
 
 from bert2bert.data import load_examples, make_dataset
-from bert2bert.decoding import greedy_decode
+from bert2bert.decoding import decode as run_decoding
 from bert2bert.metrics import compute_metrics
 from bert2bert.training import run_dir
 
@@ -41,8 +41,8 @@ def evaluate(model_dir: str, checkpoint: Optional[int] = None, split: str = "val
     max_length = config.decode.max_length or config.task.max_target_length
 
     @tf.function(reduce_retracing=True)
-    def decode(ids, mask):
-        return greedy_decode(model, ids, mask, max_length, special.start_id, special.end_id)
+    def decode(ids, mask):  # the run's decode settings: beam search unless beam_size is 1
+        return run_decoding(model, ids, mask, config.decode, special, max_length)
 
     from tqdm.auto import tqdm
 

@@ -1,0 +1,125 @@
+"""Beam search with the GNMT length penalty (alive / finished beams, 2 * beam candidates).
+
+Each step extends the `beam_size` alive hypotheses of every source by one token and keeps
+the `2 * beam_size` best extensions (at most `beam_size` of them end, so at least
+`beam_size` stay alive). The ones that end join the finished pool, scored with the length
+penalty; the best `beam_size` others stay alive. With `keep_unfinished=False` this is
+exactly `official.nlp.modeling.ops.beam_search.sequence_beam_search` (Model Garden).
+
+All loop variables have a fixed shape ([B, beam, max_length] token buffers written in
+place), so the search runs with static shapes and compiles with XLA.
+"""
+import tensorflow as tf
+
+from bert2bert.decoding.logits import NEG_INF, finalize, length_penalty, next_token_log_probs
+
+
+def _pick(values, index):
+    """values [B, M, ...] gathered along the beam axis at index [B, K] -> [B, K, ...]."""
+    return tf.gather(values, index, batch_dims=1)
+
+
+def beam_search(model, source_ids, source_mask, *, beam_size: int, max_length: int, start_id,
+                end_id, pad_id, alpha=0.6, min_length=0, no_repeat_ngram_size: int = 0,
+                n_best=None, length_limit=None, keep_unfinished=True):
+    """Beam search over `model.start_decoding` / `model.decode_step`.
+
+    Args:
+        beam_size: hypotheses kept alive per source (Python int).
+        max_length: Python int, the static length of every buffer and cache.
+        alpha: length-penalty strength; Python number or scalar tensor.
+        min_length: no end token before that many tokens; Python number or scalar tensor.
+        no_repeat_ngram_size: n (Python int): a token that would repeat an n-gram of its
+            hypothesis gets probability 0. 0 disables it.
+        n_best: hypotheses returned per source (default `beam_size`).
+        length_limit: optional scalar int32 tensor <= max_length: the run-time length limit.
+        keep_unfinished: at the length limit, hypotheses still alive join the finished pool
+            (scored with the penalty of the limit), and the search stops early only when
+            all `beam_size` finished slots are filled and none can be beaten. False: the
+            Model Garden rule (stop when the finished ones beat the alive ones, filled or
+            not; a source with nothing finished returns its alive hypotheses scored with
+            their raw log-probability).
+
+    Returns a dict: `ids` int32 [B, n_best, max_length] (end token included, `pad_id`
+    after it), `lengths` int32 [B, n_best] (tokens before the end token) and `scores` float32
+    [B, n_best] (sum of token log-probs, end token included, / length penalty), best first.
+    Slots without a hypothesis have score -inf, length 0 and only `pad_id`.
+    """
+    n_best = beam_size if n_best is None else n_best
+    if not 1 <= n_best <= beam_size:
+        raise ValueError(f"n_best must be in [1, beam_size={beam_size}], got {n_best}")
+    beams, candidates = beam_size, 2 * beam_size
+    batch = tf.shape(source_ids)[0]
+    limit = tf.constant(max_length, tf.int32)
+    if length_limit is not None:
+        limit = tf.minimum(tf.cast(length_limit, tf.int32), limit)
+    best_penalty = length_penalty(limit, alpha)
+
+    # One copy of the source state per beam (row b * beams + k); only the self-attention
+    # caches change from step to step, the rest is constant.
+    state = model.start_decoding(source_ids, source_mask, max_length)
+    state = tf.nest.map_structure(lambda t: tf.repeat(t, beams, axis=0), state)
+    constants = {key: value for key, value in state.items() if key != "self"}
+    positions = tf.range(max_length)
+    row_start = tf.range(batch)[:, None] * beams
+
+    def body(step, alive_ids, alive_log_probs, cache, finished_ids, finished_scores):
+        last = tf.where(step > 0, tf.gather(alive_ids, tf.maximum(step - 1, 0), axis=2), start_id)
+        logits, new_state = model.decode_step(dict(constants, self=cache),
+                                              tf.reshape(last, [-1]), step)
+        log_probs = next_token_log_probs(
+            logits, tf.reshape(alive_ids, [-1, max_length]), step, end_id=end_id,
+            min_length=min_length, no_repeat_ngram_size=no_repeat_ngram_size)
+        vocab = tf.shape(log_probs)[-1]
+        total = alive_log_probs[:, :, None] + tf.reshape(log_probs, [batch, beams, vocab])
+        cand_log_probs, cand = tf.math.top_k(tf.reshape(total, [batch, beams * vocab]),
+                                             k=candidates)
+        cand_beam, cand_token = cand // vocab, cand % vocab
+        cand_ids = tf.where(tf.equal(positions, step), cand_token[:, :, None],
+                            _pick(alive_ids, cand_beam))
+        ended = tf.equal(cand_token, end_id)
+
+        # The best candidates that did not end stay alive; their caches follow them.
+        alive_log_probs, keep = tf.math.top_k(tf.where(ended, NEG_INF, cand_log_probs), k=beams)
+        alive_ids = _pick(cand_ids, keep)
+        parents = tf.reshape(row_start + _pick(cand_beam, keep), [-1])
+        cache = tf.nest.map_structure(lambda t: tf.gather(t, parents), new_state["self"])
+
+        # Candidates that ended (and at the limit, with keep_unfinished, all) join the pool.
+        if keep_unfinished:
+            ended = tf.logical_or(ended, step + 1 >= limit)
+        new_scores = tf.where(ended, cand_log_probs / length_penalty(step + 1, alpha), NEG_INF)
+        finished_scores, best = tf.math.top_k(tf.concat([finished_scores, new_scores], 1),
+                                              k=beams)
+        finished_ids = _pick(tf.concat([finished_ids, cand_ids], 1), best)
+        return step + 1, alive_ids, alive_log_probs, cache, finished_ids, finished_scores
+
+    def cond(step, alive_ids, alive_log_probs, cache, finished_ids, finished_scores):
+        best_alive = tf.reduce_max(alive_log_probs, axis=1) / best_penalty
+        finished = finished_scores > NEG_INF
+        if keep_unfinished:  # the worst of a full pool
+            worst = tf.where(tf.reduce_all(finished, 1), tf.reduce_min(finished_scores, 1),
+                             NEG_INF)
+        else:  # the worst finished one (empty slots ignored), -inf when there is none
+            worst = tf.where(tf.reduce_any(finished, 1),
+                             tf.reduce_min(tf.where(finished, finished_scores, 0.0), 1), NEG_INF)
+        settled = tf.logical_or(worst > best_alive, tf.equal(best_alive, NEG_INF))
+        return tf.logical_and(step < limit, tf.logical_not(tf.reduce_all(settled)))
+
+    first_alive = tf.constant([[0.0] + [NEG_INF] * (beams - 1)])
+    buffer = tf.zeros([batch, beams, max_length], tf.int32)
+    start = (tf.constant(0), buffer, tf.tile(first_alive, [batch, 1]), state["self"], buffer,
+             tf.fill([batch, beams], NEG_INF))
+    _, alive_ids, alive_log_probs, _, ids, scores = tf.while_loop(
+        cond, body, start, maximum_iterations=max_length)
+
+    if not keep_unfinished:  # sources with nothing finished return their alive hypotheses
+        none = tf.logical_not(tf.reduce_any(scores > NEG_INF, axis=1))
+        ids = tf.where(none[:, None, None], alive_ids, ids)
+        scores = tf.where(none[:, None], alive_log_probs, scores)
+    ids, scores = ids[:, :n_best], scores[:, :n_best]
+    ids, lengths = finalize(ids, end_id, pad_id, limit)
+    real = scores > NEG_INF
+    return {"ids": tf.where(real[:, :, None], ids, tf.cast(pad_id, tf.int32)),
+            "lengths": tf.where(real, lengths, 0),
+            "scores": scores}

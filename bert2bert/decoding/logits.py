@@ -1,0 +1,80 @@
+"""What greedy search, sampling and beam search share: the log-probabilities of the next
+token (with the minimum-length and repeated-n-gram rules applied), the GNMT length
+penalty, and the clean-up of the output (padding after the end token, lengths).
+
+Token buffers hold the generated tokens only (no start token), `[N, max_length]`;
+`step` is the number of tokens generated so far, i.e. the position being chosen.
+"""
+import numbers
+
+import tensorflow as tf
+
+NEG_INF = float("-inf")
+
+
+def length_penalty(length, alpha):
+    """GNMT length penalty `((5 + length) / 6) ** alpha`, float32.
+
+    `length` counts the generated tokens including the end token; a hypothesis scores
+    `sum of its token log-probs / length_penalty(length, alpha)`.
+    """
+    return tf.pow((5.0 + tf.cast(length, tf.float32)) / 6.0, tf.cast(alpha, tf.float32))
+
+
+def block_early_end(log_probs, step, min_length, end_id):
+    """Sets the end token's log-prob to -inf while `step < min_length` (a Python number or
+    scalar tensor), so that no hypothesis has fewer than `min_length` tokens."""
+    if isinstance(min_length, numbers.Number) and min_length < 1:
+        return log_probs
+    early = tf.less(step, tf.cast(min_length, tf.int32))
+    is_end = tf.equal(tf.range(tf.shape(log_probs)[-1]), end_id)
+    return tf.where(tf.logical_and(early, is_end)[None, :], NEG_INF, log_probs)
+
+
+def block_repeated_ngrams(log_probs, tokens, step, size: int):
+    """Sets to -inf every token that would complete an n-gram (n = `size`) already present
+    among the `step` tokens generated so far.
+
+    log_probs: [N, V]; tokens: int32 [N, L] generated tokens (values past `step` are ignored
+    but must be valid ids); step: scalar. Works in place of a [N, L, V] one-hot: the banned
+    (row, token) pairs are scattered into an [N, V] mask.
+    """
+    length = tokens.shape[1]
+    windows = length - size + 1  # n-grams that fit in the buffer, by start position j
+    if not size or windows < 1:
+        return log_probs
+    # Window j is complete before `step` (j + size <= step) and its first size-1 tokens
+    # equal the size-1 tokens just before `step`: its last token is banned.
+    match = tf.range(windows)[None, :] <= step - size
+    for k in range(size - 1):
+        recent = tf.gather(tokens, tf.maximum(step - size + 1 + k, 0), axis=1)
+        match = tf.logical_and(match, tf.equal(tokens[:, k:k + windows], recent[:, None]))
+    banned = tokens[:, size - 1:]
+    rows = tf.broadcast_to(tf.range(tf.shape(tokens)[0])[:, None], tf.shape(banned))
+    match = tf.broadcast_to(match, tf.shape(banned))  # (already so when size > 1)
+    hits = tf.tensor_scatter_nd_max(tf.zeros(tf.shape(log_probs), tf.int32),
+                                    tf.reshape(tf.stack([rows, banned], -1), [-1, 2]),
+                                    tf.reshape(tf.cast(match, tf.int32), [-1]))
+    return tf.where(hits > 0, NEG_INF, log_probs)
+
+
+def next_token_log_probs(logits, tokens, step, *, end_id, min_length=0,
+                         no_repeat_ngram_size: int = 0):
+    """float32 log-softmax of `logits` [N, V] with the minimum-length and n-gram rules."""
+    logits = tf.cast(logits, tf.float32)
+    log_probs = logits - tf.reduce_logsumexp(logits, axis=-1, keepdims=True)
+    log_probs = block_early_end(log_probs, step, min_length, end_id)
+    return block_repeated_ngrams(log_probs, tokens, step, no_repeat_ngram_size)
+
+
+def finalize(ids, end_id, pad_id, limit=None):
+    """Keeps each row of `ids` [..., L] up to and including its first end token (and below
+    `limit`), `pad_id` after; returns (ids, lengths): lengths count the tokens before the end
+    token (a row without one counts up to `limit`, default L)."""
+    positions = tf.range(tf.shape(ids)[-1])
+    is_end = tf.equal(ids, end_id)
+    keep = tf.equal(tf.cumsum(tf.cast(is_end, tf.int32), axis=-1, exclusive=True), 0)
+    if limit is not None:
+        keep = tf.logical_and(keep, positions < limit)
+    lengths = tf.reduce_sum(tf.cast(tf.logical_and(keep, tf.logical_not(is_end)), tf.int32), -1)
+    return tf.where(keep, ids, tf.cast(pad_id, ids.dtype)), lengths

@@ -1,0 +1,58 @@
+"""The shared logit processing against plain-Python references."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from bert2bert.decoding import length_penalty
+from bert2bert.decoding.logits import block_early_end, block_repeated_ngrams, finalize
+
+
+def banned_reference(tokens, step, n):
+    """Tokens that would complete an n-gram already among tokens[:step]."""
+    seen = tokens[:step]
+    recent = tuple(seen[step - n + 1:]) if n > 1 else ()
+    return {seen[j + n - 1] for j in range(step - n + 1) if tuple(seen[j:j + n - 1]) == recent}
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4])
+def test_block_repeated_ngrams_matches_a_reference(n):
+    rng = np.random.default_rng(n)
+    vocab, length = 5, 12  # a small vocabulary: many repeats
+    tokens = rng.integers(0, vocab, (6, length)).astype("int32")
+    blocked_some = False
+    for step in range(length + 1):
+        out = block_repeated_ngrams(tf.zeros([6, vocab]), tf.constant(tokens), tf.constant(step), n)
+        for row in range(6):
+            banned = set(np.flatnonzero(np.isinf(out[row].numpy())))
+            assert banned == banned_reference(list(tokens[row]), step, n), (row, step)
+            blocked_some |= bool(banned)
+    assert blocked_some
+
+
+def test_block_repeated_ngrams_off_or_too_long():
+    log_probs = tf.zeros([2, 5])
+    tokens = tf.zeros([2, 3], tf.int32)
+    assert block_repeated_ngrams(log_probs, tokens, tf.constant(3), 0) is log_probs
+    assert block_repeated_ngrams(log_probs, tokens, tf.constant(3), 4) is log_probs
+
+
+def test_block_early_end():
+    log_probs = tf.zeros([2, 4])
+    for step, min_length in [(0, 1), (2, 3), (3, 3), (1, tf.constant(2)), (2, tf.constant(2))]:
+        out = block_early_end(log_probs, tf.constant(step), min_length, end_id=2).numpy()
+        expect_blocked = step < int(min_length)
+        assert np.isinf(out[:, 2]).all() == expect_blocked
+        assert np.isfinite(np.delete(out, 2, axis=1)).all()
+    assert block_early_end(log_probs, tf.constant(0), 0, end_id=2) is log_probs
+
+
+def test_finalize_and_length_penalty():
+    ids = tf.constant([[4, 9, 5, 9, 7], [4, 4, 4, 4, 4], [9, 3, 3, 3, 3]])
+    out, lengths = finalize(ids, end_id=9, pad_id=0)
+    np.testing.assert_array_equal(out, [[4, 9, 0, 0, 0], [4, 4, 4, 4, 4], [9, 0, 0, 0, 0]])
+    np.testing.assert_array_equal(lengths, [1, 5, 0])
+    out, lengths = finalize(ids, end_id=9, pad_id=0, limit=tf.constant(3))
+    np.testing.assert_array_equal(out, [[4, 9, 0, 0, 0], [4, 4, 4, 0, 0], [9, 0, 0, 0, 0]])
+    np.testing.assert_array_equal(lengths, [1, 3, 0])
+    np.testing.assert_allclose(length_penalty(7, 0.6), (12 / 6) ** 0.6, rtol=1e-6)
+    np.testing.assert_allclose(length_penalty(tf.constant(3), tf.constant(0.0)), 1.0)
