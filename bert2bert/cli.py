@@ -9,7 +9,7 @@
     bert2bert score --metric M --hyp F --ref F [--src F]
     bert2bert export --model_dir DIR --output EXPORT_DIR [--beam 4 --alpha 0.6 ...]
     bert2bert predict (--model_dir DIR | --saved_model DIR) --input FILE --output FILE
-    bert2bert demo
+    bert2bert demo [--output DIR] [--steps N] [--data FILE --eval_data FILE]
 """
 import argparse
 import dataclasses
@@ -223,9 +223,23 @@ def cmd_predict(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    print("bert2bert demo: the end-to-end main job (warm-start, train, evaluate, export, serve) "
-          "is not built yet; it lands with the demo issue. Meanwhile, the model grid:")
-    return cmd_variants(argparse.Namespace(size="base", json=False, set=[], config=None))
+    """The main job: warm-start, fine-tune, evaluate, export, reload, predict (offline)."""
+    from bert2bert.demo import run_demo
+
+    _logging()
+    try:
+        summary = run_demo(args.output, args.steps, args.data, args.eval_data, args.set or [])
+    except (ValueError, FileNotFoundError, FileExistsError) as e:
+        from bert2bert.checkpoints.base import CheckpointError
+
+        if isinstance(e, CheckpointError):
+            raise
+        print(f"bert2bert: {e}", file=sys.stderr)
+        return 2
+    worse = [k for k in summary["before"] if k not in summary["improved"]]
+    if worse:
+        print(f"warning: fine-tuning did not improve {worse}", file=sys.stderr)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -315,7 +329,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch_size", type=int, default=32)
     p.set_defaults(func=cmd_predict)
 
-    p = sub.add_parser("demo", help="the main job")
+    p = sub.add_parser("demo", help="the main job: warm-start MiniLM, fine-tune, evaluate, "
+                                    "export, reload and predict, offline")
+    p.add_argument("--output", help="directory for everything (default: runs/demo-<time>)")
+    p.add_argument("--steps", type=int, help="fine-tuning steps (default: the demo config's)")
+    p.add_argument("--data", help="a .tsv/.jsonl training file or tfds:NAME instead of the "
+                                  "built-in fusion pairs")
+    p.add_argument("--eval_data", help="with a --data file: the evaluation file")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override the demo config")
     p.set_defaults(func=cmd_demo)
     return parser
 

@@ -89,6 +89,9 @@ class TaskConfig:
     max_target_length: int = 128
     metrics: List[MetricName] = dataclasses.field(default_factory=list)
     lowercase_metrics: bool = False
+    # Score against sources and references passed through the target tokenizer (tokenize +
+    # detokenize): the text an uncased WordPiece model can produce at all ("Don't." -> "don ' t .").
+    metrics_on_tokenized_text: bool = False
 
 
 @dataclasses.dataclass
@@ -124,6 +127,7 @@ class TrainConfig:
     shuffle_buffer: int = 10000
     static_shapes: bool = False
     bucket_by_length: bool = False  # training batches grouped by length (less padding)
+    jit_compile: bool = False  # XLA for forward + backward (one compile per batch shape)
     seed: int = 42
 
 
@@ -209,6 +213,11 @@ def _coerce(value: Any, tp, key: str, where: str) -> Any:
         return float(value)
     if tp is str and isinstance(value, int) and not isinstance(value, bool):
         return str(value)  # e.g. a TSV column number: source_key: 0
+    if tp is float and isinstance(value, str):
+        try:  # YAML 1.1 reads 3e-4 (no dot) as a string
+            return float(value)
+        except ValueError:
+            pass
     if tp in (int, float) and isinstance(value, bool):
         _fail(where, f"'{key}' must be {tp.__name__}, got bool {value!r}")
     if not isinstance(value, tp):

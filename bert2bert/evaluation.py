@@ -22,6 +22,15 @@ from bert2bert.training import run_dir
 log = logging.getLogger("bert2bert")
 
 
+def tokenized_text(tokenizer, texts):
+    """`texts` as the tokenizer renders them: detokenize(tokenize(text)), stripped."""
+    out = []
+    for i in range(0, len(texts), 256):
+        ids = tokenizer.tokenize(tf.constant(texts[i:i + 256], tf.string))
+        out += [t.decode("utf-8").strip() for t in tokenizer.detokenize(ids).numpy()]
+    return out
+
+
 def evaluate(model_dir: str, checkpoint: Optional[int] = None, split: str = "validation",
              max_examples: Optional[int] = None, progress: bool = True) -> Dict:
     """Decodes `split` with the given (or newest) checkpoint and scores it."""
@@ -57,6 +66,8 @@ def evaluate(model_dir: str, checkpoint: Optional[int] = None, split: str = "val
     hyps = hyps[: len(refs)]
     if len(hyps) != len(refs):
         raise RuntimeError(f"decoded {len(hyps)} examples but the split has {len(refs)}")
+    if config.task.metrics_on_tokenized_text:
+        sources, refs = (tokenized_text(target_tok, texts) for texts in (sources, refs))
     lower = config.task.lowercase_metrics
     scores = compute_metrics(config.task.metrics or ["exact"], sources,
                              [h.lower() for h in hyps] if lower else hyps,

@@ -95,3 +95,11 @@ def test_cli_prints_resolved_config(capsys):
     assert main(["config", "--set", "model.variant=bertShare", "--set", "model.num_layers=4"]) == 0
     out = capsys.readouterr().out
     assert "variant: bertShare" in out and "num_layers: 4" in out
+
+
+def test_yaml_exponent_without_dot_is_a_float_but_words_are_not():
+    from bert2bert.config import ConfigError, load_config
+
+    assert load_config(None, ["optimizer.learning_rate=3e-4"]).optimizer.learning_rate == 3e-4
+    with pytest.raises(ConfigError, match="learning_rate' must be float"):
+        load_config(None, ["optimizer.learning_rate=fast"])

@@ -6,6 +6,11 @@ from keras import ops
 MASK_VALUE = -1e9
 
 
+def _heads_first(x):
+    """[B, T, N, H] -> [B, N, T, H]."""
+    return ops.transpose(x, (0, 2, 1, 3))
+
+
 class CachedAttention(keras.layers.Layer):
     """Multi-head scaled dot-product attention, self or cross, with a cache.
 
@@ -22,6 +27,9 @@ class CachedAttention(keras.layers.Layer):
           query's own keys/values are written into the cache at position `i`;
           returns `(output, new_cache)`.
 
+    Keys and values (and caches) are laid out heads-first, `[B, heads, length, head_size]`,
+    so that both products are plain batched matrix products: decoding reads a cached
+    cross-attention key/value at every step without copying it into another layout.
     Softmax runs in float32 whatever the compute dtype.
 
     Args:
@@ -71,8 +79,8 @@ class CachedAttention(keras.layers.Layer):
         self.built = True
 
     def key_value(self, value):
-        """Projects `value` [B, S, D] to the (keys, values) pair, each [B, S, N, H]."""
-        return self.key_dense(value), self.value_dense(value)
+        """Projects `value` [B, S, D] to the (keys, values) pair, each [B, N, S, H]."""
+        return (_heads_first(self.key_dense(value)), _heads_first(self.value_dense(value)))
 
     def call(self, query, value=None, attention_mask=None, cache=None,
              cache_index=None, training=None):
@@ -83,20 +91,19 @@ class CachedAttention(keras.layers.Layer):
             key, val = cache
         else:
             new_key, new_val = self.key_value(query if value is None else value)
-            start = [0, cache_index, 0, 0]
+            start = [0, 0, cache_index, 0]
             key = ops.slice_update(cache[0], start, ops.cast(new_key, cache[0].dtype))
             val = ops.slice_update(cache[1], start, ops.cast(new_val, cache[1].dtype))
             cache = (key, val)
 
-        q = self.query_dense(query)
-        scores = ops.einsum("btnh,bsnh->bnts", q * ops.cast(self._scale, q.dtype), key)
-        scores = ops.cast(scores, "float32")
+        q = _heads_first(self.query_dense(query) * ops.cast(self._scale, self.compute_dtype))
+        scores = ops.cast(ops.matmul(q, ops.swapaxes(key, -1, -2)), "float32")  # [B, N, T, S]
         if attention_mask is not None:
             mask = ops.expand_dims(ops.cast(attention_mask, "bool"), axis=1)
             scores = ops.where(mask, scores, MASK_VALUE)
         probs = ops.cast(ops.softmax(scores, axis=-1), self.compute_dtype)
         probs = self.dropout(probs, training=training)
-        context = ops.einsum("bnts,bsnh->btnh", probs, val)
+        context = ops.transpose(ops.matmul(probs, val), (0, 2, 1, 3))  # [B, T, N, H]
         output = self.output_dense(context)
         if cache_index is not None:
             return output, cache

@@ -116,9 +116,17 @@ class Seq2SeqModel(keras.Model):
                                   cross_mask=src_mask[:, None, :], training=training)
         return self.logits(hidden)
 
-    def logits(self, hidden):
-        """Output projection tied to the decoder's word embeddings; float32."""
-        return ops.cast(self.decoder.word_embeddings(hidden, reverse=True), "float32")
+    def logits(self, hidden, float32_matmul=False):
+        """Output projection tied to the decoder's word embeddings; float32 logits.
+
+        The matrix is used as stored, [vocab, hidden] (no transposed copy per call). With
+        `float32_matmul` (decoding: a few rows per step) the product runs in float32 and
+        skips casting the whole matrix to a bfloat16 compute dtype at every step.
+        """
+        kernel = self.decoder.word_embeddings.embeddings
+        dtype = "float32" if float32_matmul else hidden.dtype
+        product = ops.einsum("...h,vh->...v", ops.cast(hidden, dtype), ops.cast(kernel, dtype))
+        return ops.cast(product, "float32")
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """Token cross-entropy over real target tokens (from `decoder_padding_mask`)."""
@@ -132,7 +140,7 @@ class Seq2SeqModel(keras.Model):
 
     def _new_cache(self, batch, length):
         spec = self.decoder.spec
-        shape = (batch, length, spec.num_heads, spec.hidden_size // spec.num_heads)
+        shape = (batch, spec.num_heads, length, spec.hidden_size // spec.num_heads)
         zeros = ops.zeros(shape, dtype=self.compute_dtype)
         return [(zeros, zeros) for _ in self.decoder.blocks]
 
@@ -168,7 +176,7 @@ class Seq2SeqModel(keras.Model):
         """Feeds `token_ids` [B] at target position `step`; returns (logits [B, V], state)."""
         token_ids = ops.reshape(token_ids, (-1, 1))
         step = ops.cast(step, "int32")
-        cache_len = ops.shape(state["self"][0][0])[1]
+        cache_len = ops.shape(state["self"][0][0])[2]
         if self.decoder_only:
             src_len = ops.shape(state["prefix_mask"])[1]
             target_visible = ops.arange(cache_len - src_len) <= step
@@ -187,7 +195,7 @@ class Seq2SeqModel(keras.Model):
                 cross_caches=state["cross"], cross_mask=state["cross_mask"],
                 caches=state["self"], cache_index=step)
         state = dict(state, self=caches)
-        return self.logits(hidden)[:, 0], state
+        return self.logits(hidden[:, 0], float32_matmul=True), state
 
     # ------------------------------------------------------------ saving
 

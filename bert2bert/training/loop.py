@@ -95,8 +95,10 @@ def _prepare_run(config: Config, model_dir: str, strategy):
 
 def train(config: Config, model_dir: str, strategy_name: str = "default", tpu: Optional[str] = None,
           progress: bool = True, evaluate_fn: Optional[Callable] = None,
-          stop_after: Optional[int] = None) -> TrainResult:
-    """Trains until `config.train.train_steps` (or `stop_after` more steps); returns a summary."""
+          stop_after: Optional[int] = None, save_initial: bool = False) -> TrainResult:
+    """Trains until `config.train.train_steps` (or `stop_after` more steps); returns a summary.
+
+    `save_initial`: a new run also saves the warm-started model as `ckpt-0` (to evaluate it)."""
     strategy = resolve_strategy(strategy_name, tpu)
     chief = is_chief(strategy)
     config, model, vocab, _ = _prepare_run(config, model_dir, strategy)
@@ -115,12 +117,14 @@ def train(config: Config, model_dir: str, strategy_name: str = "default", tpu: O
     start = int(optimizer.iterations.numpy()) // max(tcfg.gradient_accumulation_steps, 1)
     if restored:
         print(f"resumed from {restored} at step {start}", flush=True)
+    elif save_initial:
+        manager.save(checkpoint_number=0)
 
     dataset = datasets_for(config, vocab, "train", tcfg.batch_size, training=True)
     dataset = dataset.skip(start * tcfg.gradient_accumulation_steps)
     dist_dataset = strategy.experimental_distribute_dataset(dataset)
-    train_step = _make_train_step(model, optimizer, strategy, tcfg.label_smoothing,
-                                  config.optimizer.clip_norm)
+    train_step = make_train_step(model, optimizer, strategy, tcfg.label_smoothing,
+                                 config.optimizer.clip_norm, tcfg.jit_compile)
 
     writer = tf.summary.create_file_writer(os.path.join(model_dir, "train")) if chief else \
         tf.summary.create_noop_writer()
@@ -184,26 +188,35 @@ def _progress(start, total, enabled):
                 dynamic_ncols=True)
 
 
-def _make_train_step(model, optimizer, strategy, label_smoothing, clip_norm):
-    """One step: loss over the global token count; the SUMMED gradient is clipped."""
+def make_train_step(model, optimizer, strategy, label_smoothing=0.0, clip_norm=None,
+                    jit_compile=False):
+    """One step: loss over the global token count; the SUMMED gradient is clipped.
+
+    `jit_compile` compiles the forward and backward pass with XLA (each new batch shape
+    compiles once: use it with static shapes or few bucket lengths)."""
     variables = model.trainable_variables
     replicas = strategy.num_replicas_in_sync
 
-    def replica_step(batch):
-        inputs, labels = batch
+    def loss_and_grads(inputs, labels, global_count):
         with tf.GradientTape() as tape:
             logits = model(inputs, training=True)
-            total, count = masked_cross_entropy_sum(labels, logits,
-                                                    inputs["decoder_padding_mask"],
-                                                    label_smoothing)
-            ctx = tf.distribute.get_replica_context()
-            global_count = ctx.all_reduce(tf.distribute.ReduceOp.SUM, count)
+            total, _ = masked_cross_entropy_sum(labels, logits, inputs["decoder_padding_mask"],
+                                                label_smoothing)
             loss = total / tf.maximum(global_count, 1.0)
             scaled = optimizer.scale_loss(loss)  # identity unless mixed_float16
-        grads = tape.gradient(scaled, variables)
         # Dense: the norm of IndexedSlices with repeated rows is not the gradient's norm,
         # and dense sums do not depend on how the batch is split across replicas.
-        grads = [tf.convert_to_tensor(g) for g in grads]
+        return loss, [tf.convert_to_tensor(g) for g in tape.gradient(scaled, variables)]
+
+    if jit_compile:
+        loss_and_grads = tf.function(loss_and_grads, jit_compile=True, reduce_retracing=True)
+
+    def replica_step(batch):
+        inputs, labels = batch
+        count = tf.reduce_sum(tf.cast(inputs["decoder_padding_mask"], tf.float32))
+        ctx = tf.distribute.get_replica_context()
+        global_count = ctx.all_reduce(tf.distribute.ReduceOp.SUM, count)
+        loss, grads = loss_and_grads(inputs, labels, global_count)
         if clip_norm and replicas > 1:
             # Sum across replicas first (Keras would clip per replica), clip, then undo
             # the sum that the optimizer applies again.

@@ -83,7 +83,7 @@ def test_cached_attention_steps_equal_full_attention():
     x = np.random.default_rng(0).normal(size=(2, 6, 8)).astype("float32")
     causal = np.tril(np.ones((6, 6), bool))[None]
     full = ops.convert_to_numpy(att(x, attention_mask=causal))
-    cache = (ops.zeros((2, 6, 2, 4)), ops.zeros((2, 6, 2, 4)))
+    cache = (ops.zeros((2, 2, 6, 4)), ops.zeros((2, 2, 6, 4)))  # [B, heads, length, size]
     for t in range(6):
         out, cache = att(x[:, t:t + 1], attention_mask=causal[:, t:t + 1], cache=cache, cache_index=t)
         np.testing.assert_allclose(ops.convert_to_numpy(out)[:, 0], full[:, t], atol=1e-6)

