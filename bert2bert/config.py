@@ -62,6 +62,9 @@ class ModelConfig:
     # None keeps the variant's choice; False gives encoder and decoder their own
     # word embeddings (as Hugging Face's EncoderDecoderModel does by default).
     share_embeddings: Optional[bool] = None
+    # How a warm-started decoder's new cross-attention starts: "random" (the paper) or
+    # "self_attention": a copy of the same layer's pre-trained self-attention (and its norm).
+    cross_attention_init: Literal["random", "self_attention"] = "random"
     dropout: float = 0.1
     attention_dropout: float = 0.1
     initializer_range: float = 0.02

@@ -144,6 +144,28 @@ def _check_family(reader: CheckpointReader, stack, side: str, variant: str):
             f"checkpoint as model.{side}_checkpoint")
 
 
+def cross_attention_from_self_attention(decoder) -> List[Tuple[object, object]]:
+    """Copies each block's self-attention (and its LayerNorm) into its cross-attention when
+    the shapes agree (encoder as wide as the decoder); returns (variable, copied from) pairs."""
+    if not decoder.spec.warm:
+        raise CheckpointError("model.cross_attention_init=self_attention needs a warm-started "
+                              "decoder (its self-attention is what gets copied)")
+    copied = []
+    for block in decoder.blocks:
+        if block.cross_attention is None:
+            continue
+        for target, source in ((block.cross_attention, block.self_attention),
+                               (block.cross_attention_norm, block.self_attention_norm)):
+            for t, s in zip(target.weights, source.weights):
+                if tuple(t.shape) != tuple(s.shape):
+                    raise CheckpointError(
+                        f"cannot start '{t.path}' {tuple(t.shape)} from '{s.path}' "
+                        f"{tuple(s.shape)}: the encoder is not as wide as the decoder")
+                t.assign(s.value)
+                copied.append((t, s))
+    return copied
+
+
 def warm_start(model: Seq2SeqModel, readers: Dict[str, Optional[CheckpointReader]],
                strict: bool = True) -> WarmStartReport:
     """Loads `readers` ({"encoder": r, "decoder": r}) into a built model; returns the report."""
@@ -204,6 +226,11 @@ def warm_start(model: Seq2SeqModel, readers: Dict[str, Optional[CheckpointReader
             variable.assign(value.astype(variable.dtype))
             row(variable, side, source=f"{reader.weights_file}:{source.name}", transform=transform)
             file_used.setdefault(source.name, []).append(variable.path)
+
+    if getattr(model.model_config, "cross_attention_init", "random") == "self_attention":
+        for variable, copied_from in cross_attention_from_self_attention(model.decoder):
+            row(variable, "decoder", source=f"copy of {copied_from.path}",
+                transform="cross-attention started from the same layer's self-attention")
 
     for side, reader in readers.items():
         if reader is None or reader.weights_file in report.checkpoint_variables:

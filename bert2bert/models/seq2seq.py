@@ -2,6 +2,7 @@
 import dataclasses
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 from bert2bert.config import ModelConfig, config_from_dict
@@ -125,8 +126,12 @@ class Seq2SeqModel(keras.Model):
         """
         kernel = self.decoder.word_embeddings.embeddings
         dtype = "float32" if float32_matmul else hidden.dtype
-        product = ops.einsum("...h,vh->...v", ops.cast(hidden, dtype), ops.cast(kernel, dtype))
-        return ops.cast(product, "float32")
+        shape = ops.shape(hidden)
+        rows = ops.reshape(ops.cast(hidden, dtype), (-1, shape[-1]))
+        # A 2-D product with the transpose folded in (an einsum with "..." here has a gradient
+        # that broadcasts the matrix over every position: gigabytes).
+        product = tf.linalg.matmul(rows, ops.cast(kernel, dtype), transpose_b=True)
+        return ops.reshape(ops.cast(product, "float32"), (*shape[:-1], -1))
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """Token cross-entropy over real target tokens (from `decoder_padding_mask`)."""

@@ -101,3 +101,20 @@ def test_bertshare_has_one_checkpoint_and_one_copy(request):
     assert len(report.checkpoint_variables) == 1
     assert model.decoder.blocks[1].feed_forward is model.encoder.blocks[1].feed_forward
     assert len(report.model_variables) == len(model.weights)
+
+
+def test_cross_attention_can_start_from_self_attention(request):
+    model, report = build_warm_started_model(
+        config_for(request, "bert2bert", cross_attention_init="self_attention"))
+    rows = {r["variable"]: r for r in report.model_variables}
+    for block in model.decoder.blocks:
+        for cross, own in ((block.cross_attention, block.self_attention),
+                           (block.cross_attention_norm, block.self_attention_norm)):
+            for c, s in zip(cross.weights, own.weights):
+                np.testing.assert_array_equal(ops.convert_to_numpy(c), ops.convert_to_numpy(s))
+                assert rows[c.path]["source"] == f"copy of {s.path}"
+                assert "self-attention" in rows[c.path]["transform"]
+    assert report.counts()["random_parameters"] == 0
+    with pytest.raises(ValueError, match="warm-started decoder"):
+        build_warm_started_model(config_for(request, "bert2rnd",
+                                            cross_attention_init="self_attention"))
