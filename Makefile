@@ -3,6 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+ANCHOR_PYTHON ?= /tmp/hf-anchor/bin/python  # a venv with torch==2.13.0 and transformers
 
 .PHONY: install demo test test-fast bench clean
 
@@ -27,7 +28,7 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest tests -m "not slow"
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/bench_w1.py --compare --anchor-python $(ANCHOR_PYTHON)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -7,7 +7,7 @@ vocabulary) with the same steps, batch, learning rate and seed on
 (beam 4, alpha 0.6), and prints a JSON line per variant plus a Markdown table (also written
 to OUTPUT/results.md and results.json).
 
-    .venv/bin/python benchmarks/warmstart_wikisplit.py [--steps 1000] [--variants bert2bert,rnd2rnd]
+    .venv/bin/python benchmarks/warmstart_wikisplit.py [--steps 500] [--variants rnd2rnd,bert2bert]
 """
 import argparse
 import json
@@ -25,12 +25,19 @@ MINILM_SHAPE = ["model.hidden_size=384", "model.num_heads=12",
                 "model.intermediate_size=1536", "model.encoder.layer_norm_epsilon=1e-12",
                 "model.decoder.layer_norm_epsilon=1e-12", "model.encoder.approximate_gelu=false",
                 "model.decoder.approximate_gelu=false"]
-WARM = {"bert2bert": [f"model.encoder_checkpoint={MINILM}", f"model.decoder_checkpoint={MINILM}"],
-        "bertShare": [f"model.encoder_checkpoint={MINILM}", f"model.decoder_checkpoint={MINILM}"],
-        "bert2rnd": [f"model.encoder_checkpoint={MINILM}", "model.decoder_checkpoint=null",
-                     f"model.vocab_checkpoint={MINILM}"] + MINILM_SHAPE,
-        "rnd2rnd": ["model.encoder_checkpoint=null", "model.decoder_checkpoint=null",
-                    f"model.vocab_checkpoint={MINILM}"] + MINILM_SHAPE}
+BOTH = [f"model.encoder_checkpoint={MINILM}", f"model.decoder_checkpoint={MINILM}"]
+# Runs by name: the paper's variants with a random cross-attention, and bert2bert whose
+# cross-attention starts as a copy of its self-attention (model.cross_attention_init).
+RUNS = {"bert2bert": ["model.variant=bert2bert", *BOTH, "model.cross_attention_init=random"],
+        "bert2bert+xattn": ["model.variant=bert2bert", *BOTH,
+                            "model.cross_attention_init=self_attention"],
+        "bertShare": ["model.variant=bertShare", *BOTH, "model.cross_attention_init=random"],
+        "bert2rnd": ["model.variant=bert2rnd", f"model.encoder_checkpoint={MINILM}",
+                     "model.decoder_checkpoint=null", f"model.vocab_checkpoint={MINILM}",
+                     "model.cross_attention_init=random", *MINILM_SHAPE],
+        "rnd2rnd": ["model.variant=rnd2rnd", "model.encoder_checkpoint=null",
+                    "model.decoder_checkpoint=null", f"model.vocab_checkpoint={MINILM}",
+                    "model.cross_attention_init=random", *MINILM_SHAPE]}
 
 
 def run_variant(variant, args):
@@ -38,13 +45,13 @@ def run_variant(variant, args):
     from bert2bert.evaluation import evaluate
     from bert2bert.training.loop import train
 
-    sets = [f"model.variant={variant}", *WARM[variant],
+    sets = [*RUNS[variant],
             f"task.data_files={{train: {os.path.join(SHARED, 'tune.tsv')}, "
             f"validation: {os.path.join(SHARED, 'validation.tsv')}}}",
             f"train.train_steps={args.steps}", f"train.batch_size={args.batch}",
             f"train.max_eval_examples={args.eval_examples}", f"train.seed={args.seed}"]
     config = load_config(CONFIG, sets)
-    model_dir = os.path.join(args.output, variant)
+    model_dir = os.path.join(args.output, variant.replace("+", "_"))
     tic = time.time()
     result = train(config, model_dir, progress=not args.quiet)
     train_seconds = time.time() - tic
@@ -70,10 +77,10 @@ def table(rows):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--variants", default="bert2bert,rnd2rnd")
-    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--variants", default="rnd2rnd,bert2bert,bert2bert+xattn")
+    p.add_argument("--steps", type=int, default=500)
     p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--eval_examples", type=int, default=500)
+    p.add_argument("--eval_examples", type=int, default=300)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--output", default=os.path.join("runs", "wikisplit_small"))
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -81,15 +88,16 @@ def main():
     for name in ("tune.tsv", "validation.tsv"):
         if not os.path.isfile(os.path.join(SHARED, name)):
             sys.exit(f"missing {os.path.join(SHARED, name)}")
-    unknown = set(args.variants.split(",")) - set(WARM)
+    unknown = set(args.variants.split(",")) - set(RUNS)
     if unknown:
-        sys.exit(f"unknown variant(s) {sorted(unknown)}; choose from {sorted(WARM)}")
+        sys.exit(f"unknown run(s) {sorted(unknown)}; choose from {sorted(RUNS)}")
     if os.path.exists(args.output):
         sys.exit(f"{args.output} exists: give a new --output (runs would resume, not restart)")
-    rows = [run_variant(v, args) for v in args.variants.split(",")]
-    os.makedirs(args.output, exist_ok=True)
-    with open(os.path.join(args.output, "results.json"), "w") as f:
-        json.dump(rows, f, indent=1)
+    rows = []
+    for variant in args.variants.split(","):
+        rows.append(run_variant(variant, args))
+        with open(os.path.join(args.output, "results.json"), "w") as f:  # after each run
+            json.dump(rows, f, indent=1)
     with open(os.path.join(args.output, "results.md"), "w") as f:
         f.write(table(rows) + "\n")
     print(table(rows))

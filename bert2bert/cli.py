@@ -333,8 +333,8 @@ def build_parser() -> argparse.ArgumentParser:
                                     "export, reload and predict, offline")
     p.add_argument("--output", help="directory for everything (default: runs/demo-<time>)")
     p.add_argument("--steps", type=int, help="fine-tuning steps (default: the demo config's)")
-    p.add_argument("--data", help="a .tsv/.jsonl training file or tfds:NAME instead of the "
-                                  "built-in fusion pairs")
+    p.add_argument("--data", help="instead of the built-in fusion pairs: tfds:NAME, a .tsv "
+                                  "(source<TAB>target) or a .jsonl ({source, target}) file")
     p.add_argument("--eval_data", help="with a --data file: the evaluation file")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override the demo config")
     p.set_defaults(func=cmd_demo)

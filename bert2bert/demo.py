@@ -43,7 +43,8 @@ print(json.dumps({"outputs": [o.decode("utf-8") for o in outputs],
 
 
 def data_overrides(data: Optional[str], eval_data: Optional[str]) -> List[str]:
-    """Config overrides for `--data`: a TSV/JSONL file (with `--eval_data`) or `tfds:NAME`."""
+    """Config overrides for `--data`: `tfds:NAME`, or a file (and `--eval_data`): TSV with
+    the source and the target in the first two columns, or JSONL with "source" and "target"."""
     if not data:
         return []
     if data.startswith("tfds:"):
@@ -58,7 +59,9 @@ def data_overrides(data: Optional[str], eval_data: Optional[str]) -> List[str]:
     if not eval_data:
         print(f"note: no --eval_data; evaluating on the training file {data}", flush=True)
     name = os.path.splitext(os.path.basename(data))[0]
-    return [f"task.file_format={formats[ext]}", f"task.name={name}",
+    keys = (["task.source_key=0", "task.target_key=1"] if formats[ext] == "tsv" else
+            ["task.source_key=source", "task.target_key=target"])
+    return [f"task.file_format={formats[ext]}", f"task.name={name}", *keys,
             f"task.data_files={{train: {os.path.abspath(data)}, "
             f"validation: {os.path.abspath(eval_data or data)}}}"]
 
@@ -98,8 +101,9 @@ def run_demo(output: Optional[str] = None, steps: Optional[int] = None,
         sets.append(f"train.train_steps={steps}")
     config: Config = load_config(config_path, sets)
     output = output or os.path.join("runs", time.strftime("demo-%Y%m%d-%H%M%S"))
-    if os.path.exists(os.path.join(output, "config.yaml")):
-        raise FileExistsError(f"{output} already holds a run; give a new --output")
+    if os.path.isdir(output) and os.listdir(output):
+        raise FileExistsError(f"{output} is not empty; give a new --output (nothing is "
+                              "overwritten)")
     model_dir = os.path.join(output, "model")
     os.makedirs(model_dir, exist_ok=True)
 

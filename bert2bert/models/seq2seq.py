@@ -131,7 +131,7 @@ class Seq2SeqModel(keras.Model):
         # A 2-D product with the transpose folded in (an einsum with "..." here has a gradient
         # that broadcasts the matrix over every position: gigabytes).
         product = tf.linalg.matmul(rows, ops.cast(kernel, dtype), transpose_b=True)
-        return ops.reshape(ops.cast(product, "float32"), (*shape[:-1], -1))
+        return ops.reshape(ops.cast(product, "float32"), (*shape[:-1], kernel.shape[0]))
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """Token cross-entropy over real target tokens (from `decoder_padding_mask`)."""
