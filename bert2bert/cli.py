@@ -197,7 +197,7 @@ def cmd_export(args) -> int:
 
     _logging()
     path = export_run(args.model_dir, args.output, args.checkpoint, args.version,
-                      **_decode_overrides(args))
+                      args.static_shapes, **_decode_overrides(args))
     print(f"exported {path}\n  inspect: saved_model_cli show --all --dir {path}")
     return 0
 
@@ -318,6 +318,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True, help="base directory; the export goes to "
                                                    "OUTPUT/<version>")
     p.add_argument("--version", type=int, help="version number (default: the next free one)")
+    p.add_argument("--static_shapes", action="store_true",
+                   help="pad sources to the max source length (fixed shapes, e.g. for TPU)")
     p.set_defaults(func=cmd_export)
 
     p = with_decode(sub.add_parser("predict", help="one prediction per input line"))

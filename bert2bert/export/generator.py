@@ -51,10 +51,13 @@ class Generator(tf.Module):
       max_target_length: the longest output in tokens (the end token included); the static
         size of the decoding buffers.
       decode: beam size, alpha, min_length, no_repeat_ngram_size (`DecodeConfig`).
+      static_shapes: pad every source to `max_source_length` (TPU-style fixed shapes: each
+        batch size then traces and compiles once); the outputs do not change.
     """
 
     def __init__(self, model, source_tokenizer, target_tokenizer, max_source_length: int,
-                 max_target_length: int, decode: DecodeConfig = DecodeConfig(), name=None):
+                 max_target_length: int, decode: DecodeConfig = DecodeConfig(),
+                 static_shapes: bool = False, name=None):
         super().__init__(name=name)
         self.model = model
         decoder_only = getattr(model, "decoder_only", False)
@@ -70,13 +73,21 @@ class Generator(tf.Module):
         self.max_target_length = int(max_target_length)
         self.max_input_bytes = BYTES_PER_SOURCE_TOKEN * self.max_source_length
         self.decode = decode
+        self.static_shapes = bool(static_shapes)
 
     # ----------------------------------------------------------------- pieces
 
     def encode_sources(self, strings):
         """Padded source ids and mask int32 [batch, <= max_source_length]."""
         ragged = self.encoder.sources(clean_strings(strings, self.max_input_bytes))
-        return padded(ragged, self.source_pad_id)
+        ids, mask = padded(ragged, self.source_pad_id)
+        if self.static_shapes:
+            extra = self.max_source_length - tf.shape(ids)[1]
+            ids = tf.pad(ids, [[0, 0], [0, extra]], constant_values=self.source_pad_id)
+            mask = tf.pad(mask, [[0, 0], [0, extra]])
+            ids.set_shape([None, self.max_source_length])
+            mask.set_shape([None, self.max_source_length])
+        return ids, mask
 
     def search(self, ids, mask, alpha=None, length_limit=None, min_length=None):
         """Beam search on ids; returns dict(ids [B, n, L], lengths [B, n], scores [B, n])."""

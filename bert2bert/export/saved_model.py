@@ -27,7 +27,8 @@ MODEL_INPUTS = ("encoder_token_ids", "encoder_padding_mask", "decoder_token_ids"
                 "decoder_padding_mask")
 
 
-def generator_for_run(model_dir: str, checkpoint: Optional[int] = None, **decode) -> Generator:
+def generator_for_run(model_dir: str, checkpoint: Optional[int] = None,
+                      static_shapes: bool = False, **decode) -> Generator:
     """A `Generator` for a run's checkpoint; `decode` overrides the run's `decode:` settings
     (beam_size, alpha, max_length, min_length, no_repeat_ngram_size)."""
     trained = run_dir.restore_model(model_dir, checkpoint)
@@ -41,7 +42,7 @@ def generator_for_run(model_dir: str, checkpoint: Optional[int] = None, **decode
         raise ValueError(f"beam_size must be >= 1, got {settings.beam_size}")
     max_target = settings.max_length or config.task.max_target_length
     gen = Generator(trained.model, trained.source_tokenizer, trained.target_tokenizer,
-                    config.task.max_source_length, max_target, settings)
+                    config.task.max_source_length, max_target, settings, static_shapes)
     gen.run = {"model_dir": os.path.abspath(model_dir), "checkpoint": trained.checkpoint,
                "step": trained.step, "config": config.to_dict()}
     return gen
@@ -76,6 +77,7 @@ def save_generator(gen: Generator, path: str, metadata: Optional[dict] = None) -
                    "max_source_length": gen.max_source_length,
                    "max_target_length": gen.max_target_length,
                    "decode": dataclasses.asdict(gen.decode),
+                   "static_shapes": gen.static_shapes,
                    **(metadata or {})}, f, indent=1)
     log.info("exported %s in %.0f s", path, time.time() - started)
     return path
@@ -89,8 +91,8 @@ def next_version(base: str) -> str:
 
 
 def export_run(model_dir: str, output: str, checkpoint: Optional[int] = None,
-               version: Optional[int] = None, **decode) -> str:
+               version: Optional[int] = None, static_shapes: bool = False, **decode) -> str:
     """Exports a run's checkpoint to `output/<version>` (default: the next free version)."""
-    gen = generator_for_run(model_dir, checkpoint, **decode)
+    gen = generator_for_run(model_dir, checkpoint, static_shapes, **decode)
     path = os.path.join(output, str(version)) if version is not None else next_version(output)
     return save_generator(gen, path, metadata={"run": gen.run})

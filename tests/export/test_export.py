@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from bert2bert.export import generator_for_run
-from tests.export.conftest import BEAM, MAX_TARGET
+from tests.export.conftest import BEAM, MAX_SOURCE, MAX_TARGET
 from tests.helpers import REPO
 
 pytestmark = pytest.mark.slow
@@ -149,3 +149,13 @@ def test_export_refuses_to_overwrite(bert_run, bert_export):
     with pytest.raises(FileExistsError, match="exists"):
         export_run(bert_run, os.path.dirname(bert_export),
                    version=int(os.path.basename(bert_export)))
+
+
+def test_static_shapes_give_the_same_outputs(bert_run):
+    dynamic = generator_for_run(bert_run)
+    static = generator_for_run(bert_run, static_shapes=True)
+    ids, _ = static.encode_sources(tf.constant(SOURCES))
+    assert tuple(ids.shape) == (len(SOURCES), MAX_SOURCE)
+    a = dynamic.generate(tf.constant(SOURCES))["outputs"].numpy()
+    b = static.generate(tf.constant(SOURCES))["outputs"].numpy()
+    assert a.tolist() == b.tolist()
