@@ -65,6 +65,26 @@ def run_variant(variant, args):
     return row
 
 
+def rescore(args):
+    from bert2bert.evaluation import evaluate
+
+    path = os.path.join(args.output, "results.json")
+    with open(path) as f:
+        rows = json.load(f)
+    for row in rows:
+        tic = time.time()
+        model_dir = os.path.join(args.output, row["variant"].replace("+", "_"))
+        scores = evaluate(model_dir, row["steps"], progress=not args.quiet)
+        row.update({k: round(scores[k], 2) for k in ("exact", "sari", "bleu")},
+                   eval_seconds=round(time.time() - tic))
+        print(json.dumps(row), flush=True)
+    with open(path, "w") as f:
+        json.dump(rows, f, indent=1)
+    with open(os.path.join(args.output, "results.md"), "w") as f:
+        f.write(table(rows) + "\n")
+    print(table(rows))
+
+
 def table(rows):
     lines = ["| model | exact | SARI | BLEU | steps x batch | train time | final loss |",
              "|---|---:|---:|---:|---:|---:|---:|"]
@@ -84,7 +104,11 @@ def main():
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--output", default=os.path.join("runs", "wikisplit_small"))
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--rescore", action="store_true",
+                   help="evaluate the finished runs in --output again (after a decoding change)")
     args = p.parse_args()
+    if args.rescore:
+        return rescore(args)
     for name in ("tune.tsv", "validation.tsv"):
         if not os.path.isfile(os.path.join(SHARED, name)):
             sys.exit(f"missing {os.path.join(SHARED, name)}")

@@ -17,16 +17,18 @@ Ids include the end token and hold `pad_id` after it; lengths count the tokens b
 from bert2bert.config import DecodeConfig
 from bert2bert.decoding.beam_search import beam_search
 from bert2bert.decoding.greedy import greedy_decode
-from bert2bert.decoding.logits import length_penalty
+from bert2bert.decoding.logits import length_penalty, never_generated
 from bert2bert.decoding.sampling import sample_decode
 
-__all__ = ["beam_search", "decode", "greedy_decode", "length_penalty", "sample_decode"]
+__all__ = ["beam_search", "decode", "greedy_decode", "length_penalty", "never_generated",
+           "sample_decode"]
 
 
 def decode(model, source_ids, source_mask, decode_config: DecodeConfig, special_tokens,
            max_length=None):
     """The best hypothesis per source as `decode_config` asks: greedy search when
-    `beam_size` is 1, else beam search. `special_tokens` has `start_id`, `end_id`, `pad_id`;
+    `beam_size` is 1, else beam search; the start and padding tokens are never output
+    (`never_generated`). `special_tokens` has `start_id`, `end_id`, `pad_id`;
     `max_length` (Python int) defaults to `decode_config.max_length`.
 
     Returns (ids int32 [B, max_length], lengths int32 [B]).
@@ -36,7 +38,8 @@ def decode(model, source_ids, source_mask, decode_config: DecodeConfig, special_
         raise ValueError("decode needs a max_length (argument or decode_config.max_length)")
     common = dict(start_id=special_tokens.start_id, end_id=special_tokens.end_id,
                   pad_id=special_tokens.pad_id, min_length=decode_config.min_length,
-                  no_repeat_ngram_size=decode_config.no_repeat_ngram_size)
+                  no_repeat_ngram_size=decode_config.no_repeat_ngram_size,
+                  forbidden_ids=never_generated(special_tokens))
     if decode_config.beam_size == 1:
         return greedy_decode(model, source_ids, source_mask, max_length, **common)
     out = beam_search(model, source_ids, source_mask, beam_size=decode_config.beam_size,

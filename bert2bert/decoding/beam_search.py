@@ -21,7 +21,7 @@ def _pick(values, index):
 
 def beam_search(model, source_ids, source_mask, *, beam_size: int, max_length: int, start_id,
                 end_id, pad_id, alpha=0.6, min_length=0, no_repeat_ngram_size: int = 0,
-                n_best=None, length_limit=None, keep_unfinished=True):
+                n_best=None, length_limit=None, keep_unfinished=True, forbidden_ids=()):
     """Beam search over `model.start_decoding` / `model.decode_step`.
 
     Args:
@@ -39,6 +39,7 @@ def beam_search(model, source_ids, source_mask, *, beam_size: int, max_length: i
             Model Garden rule (stop when the finished ones beat the alive ones, filled or
             not; a source with nothing finished returns its alive hypotheses scored with
             their raw log-probability).
+        forbidden_ids: ids never chosen, e.g. `never_generated(special_tokens)`.
 
     Returns a dict: `ids` int32 [B, n_best, max_length] (end token included, `pad_id`
     after it), `lengths` int32 [B, n_best] (tokens before the end token) and `scores` float32
@@ -69,7 +70,8 @@ def beam_search(model, source_ids, source_mask, *, beam_size: int, max_length: i
                                               tf.reshape(last, [-1]), step)
         log_probs = next_token_log_probs(
             logits, tf.reshape(alive_ids, [-1, max_length]), step, end_id=end_id,
-            min_length=min_length, no_repeat_ngram_size=no_repeat_ngram_size)
+            min_length=min_length, no_repeat_ngram_size=no_repeat_ngram_size,
+            forbidden_ids=forbidden_ids)
         vocab = tf.shape(log_probs)[-1]
         total = alive_log_probs[:, :, None] + tf.reshape(log_probs, [batch, beams, vocab])
         cand_log_probs, cand = tf.math.top_k(tf.reshape(total, [batch, beams * vocab]),

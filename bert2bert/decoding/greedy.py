@@ -5,7 +5,8 @@ from bert2bert.decoding.logits import finalize, next_token_log_probs
 
 
 def decode_token_by_token(model, source_ids, source_mask, *, max_length: int, start_id, end_id,
-                          pad_id, pick, min_length=0, no_repeat_ngram_size: int = 0):
+                          pad_id, pick, min_length=0, no_repeat_ngram_size: int = 0,
+                          forbidden_ids=()):
     """Feeds the model one token per step; `pick(log_probs [B, V], step) -> int32 [B]`
     chooses the next one. Stops when every row has produced `end_id` or after `max_length`
     tokens. Returns (ids [B, max_length], lengths [B]) as `finalize` does.
@@ -20,7 +21,8 @@ def decode_token_by_token(model, source_ids, source_mask, *, max_length: int, st
     def body(step, tokens, done, cache, ids):
         logits, new_state = model.decode_step(dict(constants, self=cache), tokens, step)
         log_probs = next_token_log_probs(logits, ids, step, end_id=end_id, min_length=min_length,
-                                         no_repeat_ngram_size=no_repeat_ngram_size)
+                                         no_repeat_ngram_size=no_repeat_ngram_size,
+                                         forbidden_ids=forbidden_ids)
         tokens = tf.cast(pick(log_probs, step), tf.int32)
         ids = tf.where(tf.equal(positions, step)[None, :], tokens[:, None], ids)
         done = tf.logical_or(done, tf.equal(tokens, end_id))
@@ -36,7 +38,7 @@ def decode_token_by_token(model, source_ids, source_mask, *, max_length: int, st
 
 
 def greedy_decode(model, source_ids, source_mask, max_length: int, start_id, end_id,
-                  pad_id=None, min_length=0, no_repeat_ngram_size: int = 0):
+                  pad_id=None, min_length=0, no_repeat_ngram_size: int = 0, forbidden_ids=()):
     """Greedy search: the most likely token at each step.
 
     Returns int32 ids [B, max_length] (the end token included; after it `pad_id`, which
@@ -50,4 +52,5 @@ def greedy_decode(model, source_ids, source_mask, max_length: int, start_id, end
     return decode_token_by_token(
         model, source_ids, source_mask, max_length=max_length, start_id=start_id,
         end_id=end_id, pad_id=end_id if pad_id is None else pad_id, pick=argmax,
-        min_length=min_length, no_repeat_ngram_size=no_repeat_ngram_size)
+        min_length=min_length, no_repeat_ngram_size=no_repeat_ngram_size,
+        forbidden_ids=forbidden_ids)

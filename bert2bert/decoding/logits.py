@@ -58,11 +58,30 @@ def block_repeated_ngrams(log_probs, tokens, step, size: int):
     return tf.where(hits > 0, NEG_INF, log_probs)
 
 
+def never_generated(special_tokens):
+    """Ids a decoder should never output: the start and padding tokens (unless one of them
+    is also the end token, as GPT-2's <|endoftext|> is)."""
+    end = int(special_tokens.end_id)
+    return tuple(sorted({int(i) for i in (special_tokens.start_id, special_tokens.pad_id)
+                         if i is not None and int(i) != end}))
+
+
+def block_ids(log_probs, ids):
+    """Sets the log-probs of `ids` (a Python sequence) to -inf."""
+    if not ids:
+        return log_probs
+    vocab = tf.range(tf.shape(log_probs)[-1])
+    hit = tf.reduce_any(tf.equal(vocab[:, None], tf.constant(list(ids), tf.int32)[None]), -1)
+    return tf.where(hit[None, :], NEG_INF, log_probs)
+
+
 def next_token_log_probs(logits, tokens, step, *, end_id, min_length=0,
-                         no_repeat_ngram_size: int = 0):
-    """float32 log-softmax of `logits` [N, V] with the minimum-length and n-gram rules."""
+                         no_repeat_ngram_size: int = 0, forbidden_ids=()):
+    """float32 log-softmax of `logits` [N, V] with the minimum-length and n-gram rules, and
+    `forbidden_ids` never chosen (see `never_generated`)."""
     logits = tf.cast(logits, tf.float32)
     log_probs = logits - tf.reduce_logsumexp(logits, axis=-1, keepdims=True)
+    log_probs = block_ids(log_probs, forbidden_ids)
     log_probs = block_early_end(log_probs, step, min_length, end_id)
     return block_repeated_ngrams(log_probs, tokens, step, no_repeat_ngram_size)
 

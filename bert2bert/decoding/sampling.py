@@ -65,7 +65,7 @@ def _keep_top_p(logits, top_p):
 
 def sample_decode(model, source_ids, source_mask, *, max_length: int, start_id, end_id, pad_id,
                   seed, temperature=1.0, top_k: int = 0, top_p=1.0, min_length=0,
-                  no_repeat_ngram_size: int = 0):
+                  no_repeat_ngram_size: int = 0, forbidden_ids=()):
     """Samples each token from the model's distribution (divided by `temperature` > 0,
     restricted to the `top_k` best tokens when `top_k` > 0, and to the nucleus of
     probability `top_p` when `top_p` < 1).
@@ -85,4 +85,4 @@ def sample_decode(model, source_ids, source_mask, *, max_length: int, start_id, 
     return decode_token_by_token(
         model, source_ids, source_mask, max_length=max_length, start_id=start_id,
         end_id=end_id, pad_id=pad_id, pick=sample, min_length=min_length,
-        no_repeat_ngram_size=no_repeat_ngram_size)
+        no_repeat_ngram_size=no_repeat_ngram_size, forbidden_ids=forbidden_ids)

@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from bert2bert.config import DecodeConfig
 from bert2bert.data.features import PairEncoder, pad_ids_of
-from bert2bert.decoding import beam_search
+from bert2bert.decoding import beam_search, never_generated
 
 # Bytes kept of each input before tokenization: far more than `max_source_length` tokens need
 # (a token is at least one character), small enough that a huge input costs nothing.
@@ -98,7 +98,8 @@ class Generator(tf.Module):
             pad_id=int(self.target_pad_id),
             alpha=d.alpha if alpha is None else alpha,
             min_length=d.min_length if min_length is None else min_length,
-            no_repeat_ngram_size=d.no_repeat_ngram_size, length_limit=length_limit)
+            no_repeat_ngram_size=d.no_repeat_ngram_size, length_limit=length_limit,
+            forbidden_ids=never_generated(self.special))
 
     def detokenize(self, ids):
         """Strings [...] from ids [..., L] (padding and special tokens dropped)."""

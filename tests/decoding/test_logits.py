@@ -56,3 +56,26 @@ def test_finalize_and_length_penalty():
     np.testing.assert_array_equal(lengths, [1, 3, 0])
     np.testing.assert_allclose(length_penalty(7, 0.6), (12 / 6) ** 0.6, rtol=1e-6)
     np.testing.assert_allclose(length_penalty(tf.constant(3), tf.constant(0.0)), 1.0)
+
+
+def test_forbidden_ids_are_never_generated():
+    import types
+
+    import numpy as np
+
+    from bert2bert.decoding import beam_search, greedy_decode, never_generated
+    from tests.decoding.common import NEVER, frequent_token, setup
+
+    assert never_generated(types.SimpleNamespace(start_id=101, end_id=102, pad_id=0)) == (0, 101)
+    gpt2 = types.SimpleNamespace(start_id=50256, end_id=50256, pad_id=50256)
+    assert never_generated(gpt2) == ()  # the end token must stay possible
+    model, src, mask = setup("bert2bert")
+    banned = frequent_token("bert2bert")
+    plain, _ = greedy_decode(model, src, mask, 10, 1, NEVER, pad_id=0)
+    assert (plain.numpy() == banned).any(), "the banned token should be likely without the ban"
+    ids, _ = greedy_decode(model, src, mask, 10, 1, NEVER, pad_id=0, forbidden_ids=(banned,))
+    out = beam_search(model, src, mask, beam_size=3, max_length=10, start_id=1, end_id=NEVER,
+                      pad_id=0, forbidden_ids=(banned,))
+    assert not (ids.numpy() == banned).any()
+    assert not (out["ids"].numpy() == banned).any()
+    assert np.all(np.isfinite(out["scores"].numpy()))
