@@ -135,7 +135,7 @@ def run_ours(args) -> dict:
     model = build_model(w1_config(args.bf16))
     params = count_parameters(model).total
     train_eps = measure_training(model, args.train_steps, args.batch, args.src_len,
-                                 args.tgt_len, args.xla)
+                                 args.tgt_len, args.train_xla)
     tokenizer = tokenizer_from_files("bert", {"vocab_txt": resolve_path(MINILM_VOCAB)},
                                      lowercase=True)
     sources = source_strings(args.decode_batch, args.src_len, tokenizer)
@@ -145,17 +145,22 @@ def run_ours(args) -> dict:
                      tf.fill([rows, 1], 102)], axis=1)
     beam_sps = measure_beam(model, ids, tf.ones_like(ids), args.decode_runs, args.xla,
                             args.tgt_len)
+    rss_train_and_beam = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     serving_sps = measure_serving(model, tokenizer, sources, args.decode_runs, args.tgt_len,
                                   args.src_len)
     return {
         "system": "bert2bert-keras3-tensorflow" + ("-bf16" if args.bf16 else "-fp32")
-                  + ("-xla" if args.xla else ""),
+                  + ("-xla-beam" if args.xla else "") + ("-xla-train" if args.train_xla else ""),
         "params_M": round(params / 1e6, 2),
         "train_examples_per_s": round(train_eps, 3),
         "beam_sentences_per_s": round(beam_sps, 3),
         "savedmodel_serving_sentences_per_s": round(serving_sps, 3),
         "decoded_len": args.tgt_len,
-        "peak_rss_MiB": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        # after training and beam search, like the anchor's; then also after exporting,
+        # reloading and serving the SavedModel in the same process
+        "peak_rss_MiB": round(rss_train_and_beam, 1),
+        "peak_rss_with_serving_MiB": round(
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
 
 
@@ -174,7 +179,8 @@ def compare(args) -> dict:
         flag = ["--bf16"] if bf16 else []
         anchor = last_json([args.anchor_python, ANCHOR] + flag)
         ours = last_json([sys.executable, os.path.abspath(__file__)] + flag
-                         + ([] if args.xla else ["--no-xla"]))
+                         + ([] if args.xla else ["--no-xla"])
+                         + (["--train-xla"] if args.train_xla else []))
         key = "bf16" if bf16 else "fp32"
         ratios[key] = {
             "train": round(ours["train_examples_per_s"] / anchor["train_examples_per_s"], 2),
@@ -194,7 +200,9 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--bf16", action="store_true", help="mixed_bfloat16 (the anchor's --bf16)")
     p.add_argument("--no-xla", dest="xla", action="store_false",
-                   help="no XLA for the train step and the in-process beam search")
+                   help="no XLA for the in-process beam search")
+    p.add_argument("--train-xla", action="store_true",
+                   help="XLA for the train step too (slower here: off by default)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--src-len", type=int, default=128)
