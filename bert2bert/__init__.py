@@ -35,6 +35,8 @@ _EXPORTS = {
     "bert2bert.metrics": ["compute_metrics"],
     "bert2bert.training.loop": ["train"],
     "bert2bert.evaluation": ["evaluate"],
+    "bert2bert.decoding": ["beam_search", "greedy_decode", "sample_decode"],
+    "bert2bert.export": ["Generator", "export_run", "predict_file", "predict_lines"],
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)
