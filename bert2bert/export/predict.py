@@ -26,8 +26,11 @@ def generate_fn(model_dir: Optional[str] = None, saved_model: Optional[str] = No
             raise FileNotFoundError(f"{saved_model}: no saved_model.pb here")
         import tensorflow_text  # noqa: F401  (registers the tokenizer ops)
 
-        serve = tf.saved_model.load(saved_model).signatures["serving_default"]
-        return lambda strings: serve(inputs=strings)["outputs"]
+        loaded = tf.saved_model.load(saved_model)
+        serve = loaded.signatures["serving_default"]
+        generate = lambda strings: serve(inputs=strings)["outputs"]  # noqa: E731
+        generate.saved_model = loaded  # keeps the variables alive as long as the function
+        return generate
     from bert2bert.export.saved_model import generator_for_run
 
     gen = generator_for_run(model_dir, checkpoint, **decode)

@@ -85,8 +85,8 @@ def save_generator(gen: Generator, path: str, metadata: Optional[dict] = None) -
 
 def next_version(base: str) -> str:
     """`base/<n+1>` where n is the largest numeric version already in `base` (TF Serving layout)."""
-    versions = [int(v) for v in (tf.io.gfile.listdir(base) if tf.io.gfile.isdir(base) else [])
-                if v.strip("/").isdigit()]
+    names = [v.strip("/") for v in (tf.io.gfile.listdir(base) if tf.io.gfile.isdir(base) else [])]
+    versions = [int(v) for v in names if v.isdigit()]
     return os.path.join(base, str(max(versions, default=0) + 1))
 
 
