@@ -272,3 +272,15 @@ def test_official_bleu_of_empty_hypotheses_is_zero():
     refs = ["the cat sat on the mat .", "a dog ran ."]
     assert bleu_cased(["", " "], refs) == 0.0
     assert bleu_uncased(["", ""], refs) == 0.0
+
+
+def test_references_scored_as_the_tokenizer_renders_them(tmp_path):
+    from bert2bert.evaluation import tokenized_text
+    from bert2bert.text import tokenizer_from_files
+    from tests.fixtures.vocab import write_bert_vocab
+
+    vocab = tmp_path / "vocab.txt"
+    write_bert_vocab(str(vocab), 97)
+    tok = tokenizer_from_files("bert", {"vocab_txt": str(vocab)}, lowercase=True)
+    out = tokenized_text(tok, ["A, B.", ""])
+    assert out == ["a [UNK] b [UNK]", ""]  # lowercased, punctuation split off (not in vocab)
