@@ -12,6 +12,7 @@ Example:
     2
 """
 import dataclasses
+import math
 import os
 import types
 import typing
@@ -20,13 +21,14 @@ from typing import Any, Dict, List, Literal, Optional, Sequence
 import yaml
 
 from bert2bert import grid
+from bert2bert.errors import Bert2BertError
 
 VariantName = Literal[grid.VARIANT_NAMES]  # type: ignore[valid-type]
 SizeName = Literal[grid.SIZE_NAMES]  # type: ignore[valid-type]
 MetricName = Literal["bleu", "bleu_uncased", "sacrebleu", "rouge", "sari", "exact"]
 
 
-class ConfigError(ValueError):
+class ConfigError(Bert2BertError, ValueError):
     """A configuration mistake; the message names the key and what is valid."""
 
 
@@ -301,8 +303,9 @@ def parse_override(text: str) -> Dict[str, Any]:
 
 
 def config_from_dict(data: Dict[str, Any], where: str = "") -> Config:
-    """Builds a checked `Config` from nested dictionaries."""
-    return _build(Config, data, "", f" in {where}" if where else "")
+    """Builds a checked `Config` (types, then ranges) from nested dictionaries."""
+    where = f" in {where}" if where else ""
+    return validate(_build(Config, data, "", where), where)
 
 
 def load_config(path: Optional[str] = None, overrides: Sequence[str] = ()) -> Config:
@@ -311,3 +314,121 @@ def load_config(path: Optional[str] = None, overrides: Sequence[str] = ()) -> Co
     for text in overrides:
         data = _deep_merge(data, parse_override(text))
     return config_from_dict(data, where=path or "")
+
+
+# ---------------------------------------------------------------------------
+# Ranges: every number of a config has one, checked when the config is loaded.
+
+
+@dataclasses.dataclass(frozen=True)
+class Range:
+    """Valid values from `low` to `high` (None: unbounded); `open_*` excludes that bound."""
+
+    low: Optional[float] = None
+    high: Optional[float] = None
+    open_low: bool = False
+    open_high: bool = False
+
+    def __contains__(self, value) -> bool:
+        if isinstance(value, float) and not math.isfinite(value):
+            return False
+        above = self.low is None or value > self.low or (value == self.low and not self.open_low)
+        below = self.high is None or value < self.high or (value == self.high and not self.open_high)
+        return above and below
+
+    def __str__(self) -> str:
+        if self.high is None:
+            return f"{'>' if self.open_low else '>='} {self.low:g}"
+        return (f"{'(' if self.open_low else '['}{self.low:g}, {self.high:g}"
+                f"{')' if self.open_high else ']'}")
+
+
+AT_LEAST_0, AT_LEAST_1 = Range(0), Range(1)
+POSITIVE = Range(0, open_low=True)
+FRACTION = Range(0, 1, open_high=True)  # [0, 1): dropout, label smoothing, Adam's betas
+
+_SHAPE = {"num_layers": AT_LEAST_1, "hidden_size": AT_LEAST_1, "num_heads": AT_LEAST_1,
+          "intermediate_size": AT_LEAST_1, "max_position_embeddings": AT_LEAST_1}
+_STACK = {**_SHAPE, "vocab_size": AT_LEAST_1, "type_vocab_size": AT_LEAST_0,
+          "layer_norm_epsilon": POSITIVE}
+
+# "section.key" -> valid range (a None value, where the type allows it, is not checked).
+RANGES: Dict[str, Range] = {
+    **{f"model.{k}": r for k, r in _SHAPE.items()},
+    **{f"model.{side}.{k}": r for side in ("encoder", "decoder") for k, r in _STACK.items()},
+    "model.dropout": FRACTION, "model.attention_dropout": FRACTION,
+    "model.initializer_range": POSITIVE,
+    "task.max_source_length": AT_LEAST_1, "task.max_target_length": AT_LEAST_1,
+    "optimizer.learning_rate": POSITIVE, "optimizer.warmup_steps": AT_LEAST_0,
+    "optimizer.beta_1": FRACTION, "optimizer.beta_2": FRACTION, "optimizer.epsilon": POSITIVE,
+    "optimizer.weight_decay": AT_LEAST_0, "optimizer.clip_norm": POSITIVE,
+    "train.batch_size": AT_LEAST_1, "train.train_steps": AT_LEAST_1,
+    "train.label_smoothing": FRACTION, "train.gradient_accumulation_steps": AT_LEAST_1,
+    "train.checkpoint_every": AT_LEAST_1, "train.keep_checkpoints": AT_LEAST_1,
+    "train.log_every": AT_LEAST_1, "train.eval_every": AT_LEAST_1,
+    "train.eval_batch_size": AT_LEAST_1, "train.max_eval_examples": AT_LEAST_1,
+    "train.shuffle_buffer": AT_LEAST_0, "train.seed": AT_LEAST_0,
+    "decode.beam_size": AT_LEAST_1, "decode.alpha": AT_LEAST_0, "decode.max_length": AT_LEAST_1,
+    "decode.min_length": AT_LEAST_0, "decode.no_repeat_ngram_size": AT_LEAST_0,
+}
+
+
+def _numbers(node, prefix: str = ""):
+    """("section.key", value) of every int and float in a config (bools excluded)."""
+    for f in dataclasses.fields(node):
+        value, key = getattr(node, f.name), prefix + f.name
+        if dataclasses.is_dataclass(value):
+            yield from _numbers(value, key + ".")
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            yield key, value
+
+
+def position_table(model: ModelConfig, side: str) -> Optional[int]:
+    """How many positions `side` ("encoder" or "decoder") can encode, when the config alone
+    says so: set explicitly, or the family's default for a model without checkpoints.
+    None when it comes from a checkpoint (known only once the checkpoint is read)."""
+    variant = grid.VARIANTS[model.variant]
+    family = variant.encoder_family if side == "encoder" else variant.decoder_family
+    if family is None:
+        return None
+    explicit = getattr(model, side).max_position_embeddings
+    explicit = model.max_position_embeddings if explicit is None else explicit
+    if explicit is None and (model.encoder_checkpoint or model.decoder_checkpoint):
+        return None
+    table = grid.FAMILIES[family].max_position_embeddings if explicit is None else explicit
+    return table - grid.FAMILIES[family].position_offset
+
+
+def _length_needs(config: Config):
+    """(what, length, side) pairs: each length must fit that side's position table."""
+    task, decode = config.task, config.decode
+    if config.model.variant == "gpt":  # the source is a prefix of the decoder's sequence
+        longest = max(task.max_target_length, decode.max_length or 0)
+        what = "task.max_source_length + " + (
+            "decode.max_length" if longest > task.max_target_length else "task.max_target_length")
+        return [(what, task.max_source_length + longest, "decoder")]
+    needs = [("task.max_source_length", task.max_source_length, "encoder"),
+             ("task.max_target_length", task.max_target_length, "decoder")]
+    if decode.max_length is not None:
+        needs.append(("decode.max_length", decode.max_length, "decoder"))
+    return needs
+
+
+def validate(config: Config, where: str = "") -> Config:
+    """Checks every number against `RANGES` and the lengths against the position tables;
+    raises `ConfigError` naming the key and the valid range. Returns `config`."""
+    for key, value in _numbers(config):
+        valid = RANGES.get(key)
+        if valid is not None and value not in valid:
+            _fail(where, f"'{key}' is {value!r}; valid range: {valid}")
+    decode = config.decode
+    if decode.max_length is not None and decode.min_length > decode.max_length:
+        _fail(where, f"'decode.min_length' is {decode.min_length}; valid range: "
+                     f"<= decode.max_length ({decode.max_length})")
+    for what, length, side in _length_needs(config):
+        table = position_table(config.model, side)
+        if table is not None and length > table:
+            _fail(where, f"'{what}' is {length}; valid range: <= {table}, the {side}'s position "
+                         f"table (model.{side}.max_position_embeddings or "
+                         f"model.max_position_embeddings)")
+    return config

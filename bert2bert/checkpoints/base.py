@@ -26,8 +26,10 @@ from typing import Callable, Dict, List, Optional, Pattern, Tuple
 
 import numpy as np
 
+from bert2bert.errors import Bert2BertError
 
-class CheckpointError(ValueError):
+
+class CheckpointError(Bert2BertError, ValueError):
     """A checkpoint that cannot be used; the message names the file and variable."""
 
 
