@@ -6,22 +6,40 @@
     make_dataset(task, split, src_tok, tgt_tok, batch_size, training=True, seed=1)
     builtin_examples("fusion", "train")   -> [(source, target)] from Python's help texts
 
-Importing this package registers the `wikisplit` and `discofuse` TFDS builders.
+Using the TFDS names (`load_examples`, `builder_for`, ...) registers the `wikisplit` and
+`discofuse` TFDS builders; `preflight` and `bert2bert.data.files` run without TensorFlow.
 
     >>> from bert2bert.data.builtin import fuse  # the rule behind the built-in fusion pairs
     >>> fuse("Lists are mutable.", "However, tuples are not.")
     'Lists are mutable, but tuples are not.'
 """
-from bert2bert.data.builtin import (builtin_examples, builtin_fingerprint, write_builtin_task_files,
-                                    write_builtin_tsv)
-from bert2bert.data.features import (PairEncoder, batch_examples, default_bucket_boundaries,
-                                     featurize, make_dataset, pad_ids_of, source_special_ids)
-from bert2bert.data.tasks import (DataFormatError, DataUnavailableError, examples_from_pairs,
-                                  key_fields, load_examples, load_jsonl, load_tfds, load_tsv)
-from bert2bert.data.tfds_builders import builder_for, own_builder_names, prepare
+import importlib as _importlib
 
-__all__ = ["DataFormatError", "DataUnavailableError", "PairEncoder", "batch_examples",
-           "builder_for", "builtin_examples", "builtin_fingerprint", "default_bucket_boundaries",
-           "examples_from_pairs", "featurize", "key_fields", "load_examples", "load_jsonl",
-           "load_tfds", "load_tsv", "make_dataset", "own_builder_names", "pad_ids_of", "prepare",
-           "source_special_ids", "write_builtin_task_files", "write_builtin_tsv"]
+# Public names and the module that defines each, loaded on first use: the checks of
+# `bert2bert.data.preflight` and `bert2bert.data.files` run without TensorFlow.
+_EXPORTS = {
+    "bert2bert.data.builtin": ["builtin_examples", "builtin_fingerprint",
+                               "write_builtin_task_files", "write_builtin_tsv"],
+    "bert2bert.data.errors": ["DataError", "DataFormatError", "DataUnavailableError"],
+    "bert2bert.data.features": ["PairEncoder", "batch_examples", "default_bucket_boundaries",
+                                "featurize", "make_dataset", "pad_ids_of", "source_special_ids"],
+    "bert2bert.data.files": ["key_fields"],
+    "bert2bert.data.preflight": ["preflight"],
+    "bert2bert.data.tasks": ["examples_from_pairs", "load_examples", "load_jsonl", "load_tfds",
+                             "load_tsv"],
+    "bert2bert.data.tfds_builders": ["builder_for", "own_builder_names", "prepare"],
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name):
+    if name not in _WHERE:
+        raise AttributeError(f"module 'bert2bert.data' has no attribute {name!r}")
+    value = getattr(_importlib.import_module(_WHERE[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)

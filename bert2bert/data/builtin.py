@@ -44,6 +44,8 @@ import re
 import zlib
 from typing import Dict, List, Optional, Tuple
 
+from bert2bert.data.errors import DataError
+
 KINDS = ("fusion", "split")
 SPLITS = ("train", "validation")
 SEPARATOR = " <::::> "
@@ -236,16 +238,21 @@ def _all_examples(kind: str) -> Dict[str, Tuple[Tuple[str, str], ...]]:
     return out
 
 
+def builtin_split(split: str) -> str:
+    """The built-in split `split` stands for ("dev" and "test" mean "validation")."""
+    split = {"dev": "validation", "test": "validation"}.get(split, split)
+    if split not in SPLITS:
+        raise DataError(f"unknown built-in data split {split!r}; expected one of {SPLITS}")
+    return split
+
+
 def builtin_examples(kind: str = "fusion", split: str = "train",
                      limit: Optional[int] = None) -> List[Tuple[str, str]]:
     """The (source, target) pairs of `kind` ("fusion" or "split") and `split` ("train" or
     "validation"), in a fixed order; the first `limit` when given."""
     if kind not in KINDS:
-        raise ValueError(f"unknown built-in data kind {kind!r}; expected one of {KINDS}")
-    split = {"dev": "validation", "test": "validation"}.get(split, split)
-    if split not in SPLITS:
-        raise ValueError(f"unknown built-in data split {split!r}; expected one of {SPLITS}")
-    pairs = list(_all_examples(kind)[split])
+        raise DataError(f"unknown built-in data kind {kind!r}; expected one of {KINDS}")
+    pairs = list(_all_examples(kind)[builtin_split(split)])
     return pairs if limit is None else pairs[:limit]
 
 

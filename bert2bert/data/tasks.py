@@ -28,34 +28,22 @@ the line and the column or field; a TFDS dataset that is neither prepared nor do
     >>> ex["source"].numpy(), ex["target"].numpy()
     (b'A and B .', b'A . <::::> B .')
 """
-import gzip
-import json
 import os
 import re
-from typing import List, Optional, Sequence
+from typing import Optional, Sequence
 
 import tensorflow as tf
 
-from bert2bert.data.tfds_builders import (DataFormatError, DataUnavailableError, builder_for,
-                                          prepare)
+from bert2bert.data.errors import DataError, DataFormatError, DataUnavailableError
+from bert2bert.data.files import check_tsv, data_file, key_fields, read_jsonl
+from bert2bert.data.preflight import check_task
+from bert2bert.data.tfds_builders import builder_for, prepare
 
 __all__ = ["DataFormatError", "DataUnavailableError", "key_fields", "load_examples",
            "load_jsonl", "load_tfds", "load_tsv", "examples_from_pairs"]
 
 # Split names some datasets use for the same thing.
 SPLIT_ALIASES = {"dev": "validation", "valid": "validation"}
-
-
-def key_fields(key: str, what: str = "key") -> List[str]:
-    """"a+b" -> ["a", "b"]; raises ValueError naming `what` for an empty part.
-
-        >>> key_fields("incoherent_first_sentence+incoherent_second_sentence")
-        ['incoherent_first_sentence', 'incoherent_second_sentence']
-    """
-    parts = [p.strip() for p in str(key).split("+")]
-    if not all(parts):
-        raise ValueError(f"{what} {key!r} has an empty field name (use 'a' or 'a+b')")
-    return parts
 
 
 def join_fields(parts: Sequence[tf.Tensor]) -> tf.Tensor:
@@ -68,12 +56,6 @@ def join_fields(parts: Sequence[tf.Tensor]) -> tf.Tensor:
     return tf.strings.reduce_join(kept, separator=" ")
 
 
-def _join_python(parts: Sequence[str]) -> str:
-    if len(parts) == 1:
-        return parts[0]
-    return " ".join(p.strip() for p in parts if p.strip())
-
-
 def examples_from_pairs(pairs) -> tf.data.Dataset:
     """A dataset of {"source", "target"} from a list of (source, target) strings."""
     pairs = list(pairs)
@@ -83,36 +65,7 @@ def examples_from_pairs(pairs) -> tf.data.Dataset:
 
 
 # ---------------------------------------------------------------------------
-# Local files.
-
-
-def _open_binary(path: str):
-    return gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")
-
-
-def _check_file(path: str, task_name: str, split: str) -> str:
-    path = os.path.expanduser(os.fspath(path))
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"task {task_name!r}: data file for split {split!r} not found: "
-                                f"{path}")
-    return path
-
-
-def _lines(path: str):
-    """(line number, text) of the non-blank lines; a trailing '\\r' and a BOM are dropped."""
-    with _open_binary(path) as f:
-        for number, raw in enumerate(f, start=1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                raise DataFormatError(f"{path}:{number}: not valid UTF-8 ({e.reason})") from None
-            line = line.rstrip("\n")
-            if number == 1 and line.startswith("\ufeff"):
-                line = line[1:]
-            if line.endswith("\r"):
-                line = line[:-1]
-            if line:
-                yield number, line
+# Local files (checked by `bert2bert.data.files` first).
 
 
 def load_tsv(path: str, source_key: str, target_key: str) -> tf.data.Dataset:
@@ -128,58 +81,17 @@ def load_tsv(path: str, source_key: str, target_key: str) -> tf.data.Dataset:
         >>> [ex["target"].numpy() for ex in load_tsv(p, "0", "1")]
         [b'b']
     """
-    src = key_fields(source_key, "source_key")
-    tgt = key_fields(target_key, "target_key")
-    numeric = [k.isdigit() for k in src + tgt]
-    if any(numeric) and not all(numeric):
-        raise ValueError(f"{path}: source_key {source_key!r} and target_key {target_key!r} must "
-                         f"all be column names (file with a header) or all column numbers "
-                         f"(file without header)")
-    has_header = not all(numeric)
-    width = None
-    header: List[str] = []
-    rows = 0
-    for number, line in _lines(path):
-        fields = line.count("\t") + 1
-        if width is None:
-            width = fields
-            if has_header:
-                header = line.split("\t")
-                for key, what in [(k, "source_key") for k in src] + \
-                                 [(k, "target_key") for k in tgt]:
-                    if key not in header:
-                        raise DataFormatError(
-                            f"{path}:{number}: column {key!r} ({what}) is not in the header "
-                            f"{header}; for a file without header use column numbers "
-                            f"like '0' and '1'")
-                continue
-            for key, what in [(k, "source_key") for k in src] + [(k, "target_key") for k in tgt]:
-                if int(key) >= width:
-                    raise DataFormatError(
-                        f"{path}:{number}: column {key} ({what}) does not exist: the file has "
-                        f"{width} tab-separated column(s) (numbers start at 0)")
-        elif fields != width:
-            raise DataFormatError(
-                f"{path}:{number}: expected {width} tab-separated fields "
-                f"({'as the header' if has_header else 'as the first row'}), found {fields}")
-        rows += 1
-    if rows == 0:
-        raise DataFormatError(f"{path}: no examples (the file is empty"
-                              f"{' or holds only the header' if has_header else ''})")
-    index = {name: i for i, name in enumerate(header)} if has_header else {}
-    src_idx = [index[k] if has_header else int(k) for k in src]
-    tgt_idx = [index[k] if has_header else int(k) for k in tgt]
-
+    columns = check_tsv(path, source_key, target_key)
     lines = tf.data.TextLineDataset(path, compression_type="GZIP" if path.endswith(".gz") else "")
     lines = lines.map(lambda line: tf.strings.regex_replace(line, "^\ufeff|\r$", ""))
     lines = lines.filter(lambda line: tf.strings.length(line) > 0)
-    if has_header:
+    if columns.has_header:
         lines = lines.skip(1)
 
     def parse(line):
         fields = tf.strings.split(line, "\t")
-        return {"source": join_fields([fields[i] for i in src_idx]),
-                "target": join_fields([fields[i] for i in tgt_idx])}
+        return {"source": join_fields([fields[i] for i in columns.source]),
+                "target": join_fields([fields[i] for i in columns.target])}
 
     return lines.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
@@ -187,36 +99,7 @@ def load_tsv(path: str, source_key: str, target_key: str) -> tf.data.Dataset:
 def load_jsonl(path: str, source_key: str, target_key: str) -> tf.data.Dataset:
     """Examples from a JSON Lines file: one object per line with string fields (read in
     Python, held in memory)."""
-    src = key_fields(source_key, "source_key")
-    tgt = key_fields(target_key, "target_key")
-    pairs = []
-    for number, line in _lines(path):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DataFormatError(f"{path}:{number}: not valid JSON ({e.msg} at column "
-                                  f"{e.colno})") from None
-        if not isinstance(obj, dict):
-            raise DataFormatError(f"{path}:{number}: expected a JSON object, got "
-                                  f"{type(obj).__name__}")
-        values = []
-        for keys, what in ((src, "source_key"), (tgt, "target_key")):
-            parts = []
-            for key in keys:
-                if key not in obj:
-                    raise DataFormatError(f"{path}:{number}: field {key!r} ({what}) is missing; "
-                                          f"the object has {sorted(obj)}")
-                if not isinstance(obj[key], str):
-                    raise DataFormatError(f"{path}:{number}: field {key!r} ({what}) must be a "
-                                          f"string, got {type(obj[key]).__name__}")
-                parts.append(obj[key])
-            values.append(_join_python(parts))
-        pairs.append(tuple(values))
-    if not pairs:
-        raise DataFormatError(f"{path}: no examples (the file is empty)")
-    return examples_from_pairs(pairs)
+    return examples_from_pairs(read_jsonl(path, source_key, target_key))
 
 
 # ---------------------------------------------------------------------------
@@ -244,18 +127,18 @@ def load_tfds(tfds_name: str, split: str, source_key: str, target_key: str,
     prepare(builder, base, manual_dir=manual_dir, allow_download=allow_download)
     full = builder.info.full_name
     if base not in builder.info.splits:
-        raise ValueError(f"TFDS dataset {full!r} in {os.fspath(builder.data_path)} has no split "
+        raise DataError(f"TFDS dataset {full!r} in {os.fspath(builder.data_path)} has no split "
                          f"{base!r}; prepared splits: {sorted(builder.info.splits)}")
     features = builder.info.features
     src = key_fields(source_key, "source_key")
     tgt = key_fields(target_key, "target_key")
     for key, what in [(k, "source_key") for k in src] + [(k, "target_key") for k in tgt]:
         if key not in features:
-            raise ValueError(f"{what} {key!r} is not a feature of TFDS dataset {full!r}; "
+            raise DataError(f"{what} {key!r} is not a feature of TFDS dataset {full!r}; "
                              f"features: {sorted(features.keys())}")
         feature = features[key]
         if feature.tf_dtype != tf.string or tuple(feature.shape) != ():
-            raise ValueError(f"{what} {key!r} of TFDS dataset {full!r} is not a text feature "
+            raise DataError(f"{what} {key!r} of TFDS dataset {full!r} is not a text feature "
                              f"({feature.tf_dtype.name} {tuple(feature.shape)})")
     read_config = None
     if seed is not None:
@@ -287,12 +170,11 @@ def load_examples(task, split: str, data_dir: Optional[str] = None,
       shuffle_files: TFDS only: read the shards in a shuffled order (seeded by `seed`).
       allow_download: False never touches the network (a missing dataset is an error).
     """
+    check_task(task, [split])  # one line naming the file, line or key (cheap; cached)
     fmt = task.file_format
     data_dir = data_dir or getattr(task, "data_dir", None)
     manual_dir = manual_dir or getattr(task, "manual_dir", None)
     if fmt == "tfds":
-        if not task.tfds_name:
-            raise ValueError(f"task {task.name!r}: file_format 'tfds' needs task.tfds_name")
         return load_tfds(task.tfds_name, split, task.source_key, task.target_key,
                          data_dir=data_dir, manual_dir=manual_dir, shuffle_files=shuffle_files,
                          seed=seed, allow_download=allow_download)
@@ -300,12 +182,5 @@ def load_examples(task, split: str, data_dir: Optional[str] = None,
         from bert2bert.data.builtin import builtin_examples
         kind = getattr(task, "builtin_kind", None) or "fusion"
         return examples_from_pairs(builtin_examples(kind=kind, split=split))
-    if fmt in ("tsv", "jsonl"):
-        if split not in task.data_files:
-            raise ValueError(f"task {task.name!r}: no data file for split {split!r} in "
-                             f"task.data_files (splits: {sorted(task.data_files)})")
-        path = _check_file(task.data_files[split], task.name, split)
-        loader = load_tsv if fmt == "tsv" else load_jsonl
-        return loader(path, task.source_key, task.target_key)
-    raise ValueError(f"task {task.name!r}: unknown file_format {fmt!r}; expected tfds, tsv, "
-                     f"jsonl or builtin")
+    loader = load_tsv if fmt == "tsv" else load_jsonl
+    return loader(data_file(task, split), task.source_key, task.target_key)

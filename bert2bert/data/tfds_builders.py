@@ -30,13 +30,7 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import tensorflow_datasets as tfds
 
-
-class DataFormatError(ValueError):
-    """A data file is malformed; the message names the file, line and column or field."""
-
-
-class DataUnavailableError(RuntimeError):
-    """A dataset is not prepared and cannot be downloaded; the message says what to fetch."""
+from bert2bert.data.errors import DataFormatError, DataUnavailableError  # noqa: F401
 
 
 # ---------------------------------------------------------------------------

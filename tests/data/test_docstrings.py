@@ -5,7 +5,7 @@ import importlib
 import pytest
 
 MODULES = ["bert2bert.data", "bert2bert.data.tasks", "bert2bert.data.features",
-           "bert2bert.data.builtin"]
+           "bert2bert.data.builtin", "bert2bert.data.files"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -1,0 +1,73 @@
+"""Cheap checks of every file a config names, run before any model is built.
+
+`preflight(config, splits)` checks the task's data for those splits (local TSV / JSON Lines
+files: exist, UTF-8, the named columns or fields, not empty; built-in data: the split
+exists; TFDS: a dataset name) and the checkpoint paths of the model (exist; the JSON files of
+a checkpoint directory parse). Plain Python: it imports neither TensorFlow nor TFDS, so a bad
+input fails in well under a second with one line naming the file, key or line.
+"""
+import json
+import os
+from typing import Iterable
+
+from bert2bert.config import Config, ConfigError, ModelConfig, TaskConfig
+from bert2bert.data.files import check_tsv, data_file, key_fields, read_jsonl
+from bert2bert.errors import FileFormatError
+
+CHECKPOINT_KEYS = ("encoder_checkpoint", "decoder_checkpoint", "vocab_checkpoint")
+
+
+def check_task(task: TaskConfig, splits: Iterable[str]) -> None:
+    """Checks the data of `splits`; raises naming the file and line, or the key."""
+    fmt = task.file_format
+    for split in splits:
+        if fmt == "tsv":
+            check_tsv(data_file(task, split), task.source_key, task.target_key)
+        elif fmt == "jsonl":
+            read_jsonl(data_file(task, split), task.source_key, task.target_key)
+        elif fmt == "builtin":
+            from bert2bert.data.builtin import builtin_split
+            builtin_split(split)
+        elif fmt == "tfds":
+            if not task.tfds_name:
+                raise ConfigError(f"config error: task {task.name!r}: file_format 'tfds' needs "
+                                  f"task.tfds_name")
+            key_fields(task.source_key, "source_key")
+            key_fields(task.target_key, "target_key")
+        else:
+            raise ConfigError(f"config error: task {task.name!r}: unknown file_format {fmt!r}; "
+                              f"expected tfds, tsv, jsonl or builtin")
+
+
+def check_checkpoints(model: ModelConfig) -> None:
+    """Checks that the model's checkpoint paths exist and their directories' JSON files parse
+    (`package:` paths name installed packages and are left to the readers)."""
+    for key in CHECKPOINT_KEYS:
+        path = getattr(model, key)
+        if not path or path.startswith("package:"):
+            continue
+        path = os.path.expanduser(path)
+        if not os.path.exists(path) and not os.path.exists(path + ".index"):
+            raise FileNotFoundError(f"model.{key}: no such file or directory: {path}")
+        if os.path.isdir(path):
+            for name in sorted(os.listdir(path)):
+                if name.endswith(".json"):
+                    check_json(os.path.join(path, name))
+
+
+def check_json(path: str) -> None:
+    """Raises `FileFormatError` naming the file, line and column unless `path` is valid JSON."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            json.load(f)
+    except json.JSONDecodeError as e:
+        raise FileFormatError(f"{path}:{e.lineno}: not valid JSON ({e.msg} at column {e.colno})"
+                              ) from None
+    except UnicodeDecodeError as e:
+        raise FileFormatError(f"{path}: not valid UTF-8 ({e.reason})") from None
+
+
+def preflight(config: Config, splits: Iterable[str] = ("train",)) -> None:
+    """Checks the data of `splits` and the checkpoint paths of `config` (see the module)."""
+    check_task(config.task, splits)
+    check_checkpoints(config.model)
