@@ -10,12 +10,17 @@
     bert2bert export --model_dir DIR --output EXPORT_DIR [--beam 4 --alpha 0.6 ...]
     bert2bert predict (--model_dir DIR | --saved_model DIR) --input FILE --output FILE
     bert2bert demo [--output DIR] [--steps N] [--data FILE --eval_data FILE]
+
+A mistake in the input (config, data, checkpoint, option, file) is one line on stderr and exit
+code 2; any other error is an internal error (exit code 1); `--debug` prints its traceback.
 """
 import argparse
 import dataclasses
 import json
 import os
 import sys
+
+from bert2bert.errors import Bert2BertError
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # C++ noise (CUDA probing); errors still raise
 
@@ -26,17 +31,18 @@ def _millions(n: int) -> str:
 
 def cmd_variants(args) -> int:
     """Prints the paper's Table 1 for one size, counted from the real built models."""
-    import keras
-
     from bert2bert import grid
     from bert2bert.config import load_config
+
+    configs = {name: load_config(args.config, [f"model.variant={name}", f"model.size={args.size}"]
+                                 + list(args.set or [])) for name in grid.VARIANTS}
+    import keras  # the slow imports, once every config is good
+
     from bert2bert.models import build_model, count_parameters
 
     rows = []
     for name, variant in grid.VARIANTS.items():
-        cfg = load_config(args.config, [f"model.variant={name}", f"model.size={args.size}"]
-                          + list(args.set or []))
-        model = build_model(cfg.model)
+        model = build_model(configs[name].model)
         counts = count_parameters(model)
         row = {"variant": name, "size": args.size, **dataclasses.asdict(counts)}
         if args.size == "base" and not args.set and not args.config:
@@ -100,13 +106,18 @@ def _logging():
 def cmd_train(args) -> int:
     """Trains (or resumes) a run in --model_dir; optionally evaluates every N steps."""
     from bert2bert.config import load_config
-    from bert2bert.training.loop import NonFiniteLossError, train
+    from bert2bert.data.preflight import preflight
 
-    _logging()
     overrides = list(args.set or [])
-    if args.eval_every:
+    if args.eval_every is not None:
         overrides.append(f"train.eval_every={args.eval_every}")
     cfg = load_config(args.config, overrides)
+    if os.path.exists(args.model_dir) and not os.path.isdir(args.model_dir):
+        raise NotADirectoryError(f"--model_dir {args.model_dir}: exists and is not a directory")
+    preflight(cfg, ["train", "validation"] if cfg.train.eval_every else ["train"])
+    from bert2bert.training.loop import NonFiniteLossError, train  # slow: after the checks
+
+    _logging()
     evaluate_fn = None
     if cfg.train.eval_every:
         from bert2bert.evaluation import evaluate
@@ -138,16 +149,20 @@ def cmd_evaluate(args) -> int:
 
 def cmd_score(args) -> int:
     """Scores a hypothesis file against references (and sources, for SARI)."""
+    from bert2bert.data.files import text_lines
+    from bert2bert.errors import UsageError
     from bert2bert.metrics import score_files
 
     if args.metric == "sari" and not args.src:
-        print("bert2bert: --src is required for sari", file=sys.stderr)
-        return 2
+        raise UsageError("--src is required for sari")
+    for path in filter(None, (args.hyp, args.ref, args.src)):
+        for _ in text_lines(path):  # exists and is UTF-8, else one line naming file and line
+            pass
     try:
-        print(json.dumps(score_files(args.metric, args.hyp, args.ref, args.src)))
-    except (OSError, ValueError) as e:
-        print(f"bert2bert: {e}", file=sys.stderr)
-        return 2
+        scores = score_files(args.metric, args.hyp, args.ref, args.src)
+    except ValueError as e:  # files of different lengths
+        raise UsageError(str(e)) from None
+    print(json.dumps(scores))
     return 0
 
 
@@ -227,25 +242,26 @@ def cmd_demo(args) -> int:
     from bert2bert.demo import run_demo
 
     _logging()
-    try:
-        summary = run_demo(args.output, args.steps, args.data, args.eval_data, args.set or [])
-    except (ValueError, FileNotFoundError, FileExistsError) as e:
-        from bert2bert.checkpoints.base import CheckpointError
-
-        if isinstance(e, CheckpointError):
-            raise
-        print(f"bert2bert: {e}", file=sys.stderr)
-        return 2
+    summary = run_demo(args.output, args.steps, args.data, args.eval_data, args.set or [])
     worse = [k for k in summary["before"] if k not in summary["improved"]]
     if worse:
         print(f"warning: fine-tuning did not improve {worse}", file=sys.stderr)
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes as one line on stderr (exit code 2), like every other user error."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="bert2bert",
         description="Warm-started Transformer encoder-decoders (Rothe et al., TACL 2020).")
+    parser.add_argument("--debug", action="store_true",
+                        help="on an error, print the full Python traceback")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def with_config(p):
@@ -340,25 +356,49 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval_data", help="with a --data file: the evaluation file")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override the demo config")
     p.set_defaults(func=cmd_demo)
+    for command in sub.choices.values():  # `bert2bert train ... --debug` works too
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                             help="on an error, print the full Python traceback")
     return parser
 
 
-def main(argv=None) -> int:
-    from bert2bert.config import ConfigError
+# Errors in what the user gave: one line on stderr, exit code 2.
+USER_ERRORS = (Bert2BertError, FileNotFoundError, FileExistsError, PermissionError,
+               IsADirectoryError, NotADirectoryError)
 
+
+def one_line(error: BaseException) -> str:
+    """The message of a user error on one line ("checkpoint error: ..." for a checkpoint)."""
+    if isinstance(error, OSError) and error.filename and error.strerror:
+        text = f"{error.filename}: {error.strerror}"
+    else:
+        text = str(error) or type(error).__name__
+    checkpoints = sys.modules.get("bert2bert.checkpoints.base")  # loaded if it can be one
+    if checkpoints and isinstance(error, checkpoints.CheckpointError):
+        text = f"checkpoint error: {text}"
+    return " ".join(text.split())
+
+
+def main(argv=None) -> int:
+    """Runs one command. A user error is one line on stderr and exit code 2; any other error
+    is an internal error: one line and exit code 1 (the traceback with --debug)."""
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, FileNotFoundError, FileExistsError) as e:
-        print(f"bert2bert: {e}", file=sys.stderr)
-        return 2
-    except ValueError as e:
-        from bert2bert.checkpoints.base import CheckpointError
-
-        if not isinstance(e, CheckpointError):
+    except USER_ERRORS as e:
+        if args.debug:
             raise
-        print(f"bert2bert: checkpoint error: {e}", file=sys.stderr)
+        print(f"bert2bert: {one_line(e)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("bert2bert: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # noqa: BLE001 - a bug: say so in one line, no traceback
+        if args.debug:
+            raise
+        print(f"bert2bert: internal error ({type(e).__name__}: {one_line(e)}); run again with "
+              f"--debug for the traceback", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

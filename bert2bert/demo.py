@@ -17,13 +17,11 @@ import os
 import subprocess
 import sys
 import time
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 from bert2bert.config import Config, load_config
-from bert2bert.data import load_examples
-from bert2bert.evaluation import evaluate
-from bert2bert.export import export_run
-from bert2bert.training.loop import train
+from bert2bert.data.preflight import preflight
+from bert2bert.errors import UsageError
 
 CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs",
                       "experiments", "demo.yaml")
@@ -52,7 +50,7 @@ def data_overrides(data: Optional[str], eval_data: Optional[str]) -> List[str]:
     ext = os.path.splitext(data)[1].lower()
     formats = {".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl"}
     if ext not in formats:
-        raise ValueError(f"--data {data}: expected a .tsv or .jsonl file, or tfds:NAME")
+        raise UsageError(f"--data {data}: expected a .tsv or .jsonl file, or tfds:NAME")
     for path in (data, eval_data):
         if path and not os.path.isfile(path):
             raise FileNotFoundError(f"data file not found: {path}")
@@ -90,20 +88,37 @@ def _metrics_table(before: dict, after: dict, names: List[str]) -> str:
     return "\n".join(rows)
 
 
+def checked_inputs(output: Optional[str], steps: Optional[int], data: Optional[str],
+                   eval_data: Optional[str], overrides: Optional[List[str]],
+                   config_path: str = CONFIG) -> Tuple[Config, str]:
+    """(config, output directory) once the options, the config, the data and the output are
+    checked: in about a second, before TensorFlow is imported and anything is written."""
+    sets = data_overrides(data, eval_data) + list(overrides or [])
+    if steps is not None:
+        sets.append(f"train.train_steps={steps}")
+    config = load_config(config_path, sets)
+    output = output or os.path.join("runs", time.strftime("demo-%Y%m%d-%H%M%S"))
+    if os.path.exists(output) and not os.path.isdir(output):
+        raise NotADirectoryError(f"--output {output}: exists and is not a directory")
+    if os.path.isdir(output) and os.listdir(output):
+        raise FileExistsError(f"{output} is not empty; give a new --output (nothing is "
+                              "overwritten)")
+    preflight(config, ["train", "validation"])
+    return config, output
+
+
 def run_demo(output: Optional[str] = None, steps: Optional[int] = None,
              data: Optional[str] = None, eval_data: Optional[str] = None,
              overrides: Optional[List[str]] = None, config_path: str = CONFIG,
              show: int = 5) -> dict:
     """Runs the six steps; returns a summary dict (also written to OUTPUT/demo.json)."""
     started = time.time()
-    sets = data_overrides(data, eval_data) + list(overrides or [])
-    if steps:
-        sets.append(f"train.train_steps={steps}")
-    config: Config = load_config(config_path, sets)
-    output = output or os.path.join("runs", time.strftime("demo-%Y%m%d-%H%M%S"))
-    if os.path.isdir(output) and os.listdir(output):
-        raise FileExistsError(f"{output} is not empty; give a new --output (nothing is "
-                              "overwritten)")
+    config, output = checked_inputs(output, steps, data, eval_data, overrides, config_path)
+    from bert2bert.data import load_examples  # the slow imports, once the inputs are good
+    from bert2bert.evaluation import evaluate
+    from bert2bert.export import export_run
+    from bert2bert.training.loop import train
+
     model_dir = os.path.join(output, "model")
     os.makedirs(model_dir, exist_ok=True)
 

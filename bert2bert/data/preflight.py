@@ -1,19 +1,22 @@
 """Cheap checks of every file a config names, run before any model is built.
 
-`preflight(config, splits)` checks the task's data for those splits (local TSV / JSON Lines
-files: exist, UTF-8, the named columns or fields, not empty; built-in data: the split
-exists; TFDS: a dataset name) and the checkpoint paths of the model (exist; the JSON files of
-a checkpoint directory parse). Plain Python: it imports neither TensorFlow nor TFDS, so a bad
+`preflight(config, splits)` (train, demo) checks the task's data for those splits (local TSV
+and JSON Lines files: exist, UTF-8, the named columns or fields, not empty; built-in data: the
+split exists; TFDS: a dataset name) and the model's checkpoint paths (exist; the JSON files of
+a checkpoint directory parse). `preflight_run(model_dir, splits)` (evaluate) checks a run's
+saved config and the data of those splits. Plain Python: no TensorFlow, no TFDS, so a bad
 input fails in well under a second with one line naming the file, key or line.
 """
 import json
 import os
 from typing import Iterable
 
-from bert2bert.config import Config, ConfigError, ModelConfig, TaskConfig
+from bert2bert.config import (Config, ConfigError, ModelConfig, TaskConfig, config_from_dict,
+                              read_yaml)
 from bert2bert.data.files import check_tsv, data_file, key_fields, read_jsonl
 from bert2bert.errors import FileFormatError
 
+RUN_CONFIG = "config.yaml"  # as bert2bert.training.run_dir writes it
 CHECKPOINT_KEYS = ("encoder_checkpoint", "decoder_checkpoint", "vocab_checkpoint")
 
 
@@ -71,3 +74,14 @@ def preflight(config: Config, splits: Iterable[str] = ("train",)) -> None:
     """Checks the data of `splits` and the checkpoint paths of `config` (see the module)."""
     check_task(config.task, splits)
     check_checkpoints(config.model)
+
+
+def preflight_run(model_dir: str, splits: Iterable[str] = ("validation",)) -> Config:
+    """Checks that `model_dir` is a run (its config.yaml loads) and the data of `splits`, as
+    evaluating or exporting it will need them; returns the run's config."""
+    path = os.path.join(model_dir, RUN_CONFIG)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: missing; is {model_dir} a bert2bert model_dir?")
+    config = config_from_dict(read_yaml(path), where=path)
+    check_task(config.task, splits)
+    return config
