@@ -14,10 +14,11 @@ from typing import Dict, Optional
 
 import tensorflow as tf
 
+from bert2bert.checkpoints.base import CheckpointError
 from bert2bert.data import load_examples, make_dataset
 from bert2bert.decoding import decode as run_decoding
 from bert2bert.metrics import compute_metrics
-from bert2bert.training import run_dir
+from bert2bert.training import files, run_dir
 
 log = logging.getLogger("bert2bert")
 
@@ -73,13 +74,11 @@ def evaluate(model_dir: str, checkpoint: Optional[int] = None, split: str = "val
                              [h.lower() for h in hyps] if lower else hyps,
                              [r.lower() for r in refs] if lower else refs)
     out_dir = os.path.join(model_dir, "eval")
-    os.makedirs(out_dir, exist_ok=True)
-    with open(os.path.join(out_dir, f"predictions-{step}.txt"), "w", encoding="utf-8") as f:
-        f.writelines(h.replace("\n", " ") + "\n" for h in hyps)
+    files.write_text(os.path.join(out_dir, f"predictions-{step}.txt"),
+                     "".join(h.replace("\n", " ") + "\n" for h in hyps))
     results = {"step": step, "checkpoint": path, "split": split, "examples": len(refs),
                **{k: float(v) for k, v in scores.items()}}
-    with open(os.path.join(out_dir, f"results-{step}.json"), "w", encoding="utf-8") as f:
-        json.dump(results, f, indent=1)
+    files.write_json(os.path.join(out_dir, f"results-{step}.json"), results)
     writer = tf.summary.create_file_writer(out_dir)
     with writer.as_default(step=step):
         for key, value in scores.items():
@@ -91,15 +90,20 @@ def evaluate(model_dir: str, checkpoint: Optional[int] = None, split: str = "val
 
 def evaluate_continuously(model_dir: str, split: str = "validation", timeout: float = 3600,
                           max_examples: Optional[int] = None):
-    """Evaluates every new checkpoint until the run reaches its last step or none appears
-    for `timeout` seconds. Returns the list of results."""
-    config = run_dir.load_run_config(model_dir)
+    """Evaluates every new checkpoint until the run reaches its last step (re-read from the
+    run's config.yaml each time: a resumed run may have changed it) or none appears for
+    `timeout` seconds. A checkpoint deleted or unreadable before it could be evaluated
+    (`keep_checkpoints`) is skipped, loudly. Returns the list of results."""
     results = []
     for path in tf.train.checkpoints_iterator(model_dir, timeout=timeout):
         step = int(path.rsplit("-", 1)[-1])
-        results.append(evaluate(model_dir, step, split, max_examples, progress=False))
-        print(json.dumps(results[-1]), flush=True)
-        if step >= config.train.train_steps:
+        try:
+            results.append(evaluate(model_dir, step, split, max_examples, progress=False))
+            print(json.dumps(results[-1]), flush=True)
+        except CheckpointError as e:
+            log.warning("skipped %s: %s", path, e)
+            print(f"warning: skipped {path}: {e}", flush=True)
+        if step >= run_dir.load_run_config(model_dir).train.train_steps:
             break
         time.sleep(0.1)
     return results

@@ -9,6 +9,8 @@ from typing import Callable, List, Optional, Sequence
 
 import tensorflow as tf
 
+from bert2bert.training import files
+
 log = logging.getLogger("bert2bert")
 
 
@@ -56,21 +58,34 @@ def predict_lines(lines: Sequence, batch_size: int = 32, progress: bool = False,
     return outputs
 
 
+def check_output(input_path: str, output_path: str, overwrite: bool = False):
+    """Refuses (one line) an output that is the input (also through a link), or that exists
+    unless `overwrite`."""
+    same = os.path.realpath(input_path) == os.path.realpath(output_path)
+    if not same and os.path.exists(output_path) and os.path.exists(input_path):
+        same = os.path.samefile(input_path, output_path)
+    if same:
+        raise ValueError(f"--output {output_path} is the --input file; write elsewhere")
+    if os.path.lexists(output_path) and not overwrite:
+        raise FileExistsError(f"{output_path} exists; pass --overwrite to replace it")
+
+
 def predict_file(input_path: str, output_path: str, batch_size: int = 32,
-                 progress: bool = True, **source) -> int:
+                 progress: bool = True, overwrite: bool = False, **source) -> int:
     """Writes one prediction per line of `input_path` to `output_path`; returns the count.
 
-    Input lines are read as bytes (invalid UTF-8 is replaced in the graph, not an error)."""
+    Input lines are read as bytes (invalid UTF-8 is replaced in the graph, not an error).
+    An existing `output_path` is refused unless `overwrite`; the output is written
+    atomically (complete or not at all)."""
     if not os.path.isfile(input_path):
         raise FileNotFoundError(f"input file not found: {input_path}")
+    check_output(input_path, output_path, overwrite)
     with open(input_path, "rb") as f:
         data = f.read()
     lines = [x[:-1] if x.endswith(b"\r") else x for x in data.split(b"\n")]
     if data.endswith(b"\n") or not data:
         lines.pop()  # the newline ends the last line; it does not start another
     outputs = predict_lines(lines, batch_size=batch_size, progress=progress, **source)
-    os.makedirs(os.path.dirname(os.path.abspath(output_path)), exist_ok=True)
-    with open(output_path, "w", encoding="utf-8") as f:
-        f.writelines(o + "\n" for o in outputs)
+    files.write_text(output_path, "".join(o + "\n" for o in outputs), overwrite)
     log.info("wrote %d predictions to %s", len(outputs), output_path)
     return len(outputs)

@@ -8,10 +8,11 @@ The SavedModel needs only `tensorflow` and `tensorflow_text` to load. Its signat
 reusable SavedModel for `hub.load`: `variables`, `trainable_variables`, `regularization_losses`
 and `__call__(inputs, training)` returning the logits, so it can be fine-tuned.
 """
+import contextlib
 import dataclasses
-import json
 import logging
 import os
+import shutil
 import time
 from typing import Optional
 
@@ -19,7 +20,7 @@ import tensorflow as tf
 
 from bert2bert.config import DecodeConfig
 from bert2bert.export.generator import IDS, Generator
-from bert2bert.training import run_dir
+from bert2bert.training import files, run_dir
 
 log = logging.getLogger("bert2bert")
 METADATA = "bert2bert.json"
@@ -65,20 +66,29 @@ def reusable_root(gen: Generator):
 
 
 def save_generator(gen: Generator, path: str, metadata: Optional[dict] = None) -> str:
-    """Writes `gen` as a SavedModel in `path` (which must not exist yet); returns `path`."""
+    """Writes `gen` as a SavedModel to `path` (which must not exist yet); returns `path`.
+
+    Atomic: everything is written into a hidden temp folder beside `path` and renamed to
+    `path` once complete, so a server watching the parent never sees a partial version."""
     if tf.io.gfile.exists(path):
         raise FileExistsError(f"{path} exists: export into a new directory (or a new version)")
     started = time.time()
-    tf.saved_model.save(reusable_root(gen), path, signatures=gen.signatures())
-    extra = os.path.join(path, "assets.extra")
-    tf.io.gfile.makedirs(extra)
-    with tf.io.gfile.GFile(os.path.join(extra, METADATA), "w") as f:
-        json.dump({"signatures": sorted(gen.signatures()),
-                   "max_source_length": gen.max_source_length,
-                   "max_target_length": gen.max_target_length,
-                   "decode": dataclasses.asdict(gen.decode),
-                   "static_shapes": gen.static_shapes,
-                   **(metadata or {})}, f, indent=1)
+    tmp = files.temp_name(path)
+    try:
+        tf.saved_model.save(reusable_root(gen), tmp, signatures=gen.signatures())
+        files.write_json(os.path.join(tmp, "assets.extra", METADATA), {
+            "signatures": sorted(gen.signatures()),
+            "max_source_length": gen.max_source_length,
+            "max_target_length": gen.max_target_length,
+            "decode": dataclasses.asdict(gen.decode),
+            "static_shapes": gen.static_shapes,
+            **(metadata or {})})
+        if tf.io.gfile.exists(path):
+            raise FileExistsError(f"{path} appeared during the export; not replacing it")
+        os.rename(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     log.info("exported %s in %.0f s", path, time.time() - started)
     return path
 
@@ -90,9 +100,37 @@ def next_version(base: str) -> str:
     return os.path.join(base, str(max(versions, default=0) + 1))
 
 
+@contextlib.contextmanager
+def claimed_version(base: str, version: Optional[int] = None):
+    """Yields `base/<version>` (default: the next free one), reserved for this process by an
+    exclusive create of `base/.claim-<version>` (released on exit): two exports running at
+    once never take the same number. An explicit `version` that exists is a FileExistsError."""
+    os.makedirs(base, exist_ok=True)
+    number = version if version is not None else int(os.path.basename(next_version(base)))
+    while True:
+        path, claim = os.path.join(base, str(number)), os.path.join(base, f".claim-{number}")
+        if not os.path.exists(path):
+            try:
+                os.close(os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+            except FileExistsError:
+                pass
+            else:
+                break
+        if version is not None:
+            raise FileExistsError(f"{path} exists (or is being exported): export into a new "
+                                  "directory (or a new version)")
+        number += 1
+    try:
+        yield path
+    finally:
+        with contextlib.suppress(OSError):
+            os.remove(claim)
+
+
 def export_run(model_dir: str, output: str, checkpoint: Optional[int] = None,
                version: Optional[int] = None, static_shapes: bool = False, **decode) -> str:
-    """Exports a run's checkpoint to `output/<version>` (default: the next free version)."""
+    """Exports a run's checkpoint to `output/<version>` (default: the next free version);
+    the newest readable checkpoint unless `checkpoint` is given."""
     gen = generator_for_run(model_dir, checkpoint, static_shapes, **decode)
-    path = os.path.join(output, str(version)) if version is not None else next_version(output)
-    return save_generator(gen, path, metadata={"run": gen.run})
+    with claimed_version(output, version) as path:
+        return save_generator(gen, path, metadata={"run": gen.run})

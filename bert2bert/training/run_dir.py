@@ -5,30 +5,54 @@
       vocab/              the vocabulary files of both sides, and vocab.json saying which
       warm_start.json     the warm-start report (first start only)
       ckpt-N.*            checkpoints (model, optimizer slots, step, dropout RNG state)
+      checkpoint          TF's list of checkpoints (rebuilt from the ckpt-N files if lost)
       train/, eval/       TensorBoard summaries; eval/results-N.json, eval/predictions-N.txt
+      .lock               the training process holding the run (`run_lock`)
+      quarantine/         unfinished or unreadable checkpoints moved aside, kept for inspection
+
+Every file is written atomically (`files`); a checkpoint counts only when complete (its
+.index and every data shard present); numbers on disk are never saved over.
 """
+import contextlib
 import dataclasses
 import json
 import logging
 import os
-import shutil
-from typing import Dict, Optional
+import re
+import time
+from typing import Dict, List, Optional, Tuple
 
 import tensorflow as tf
 
+from bert2bert.checkpoints import config_from_checkpoints, open_readers, warm_start
 from bert2bert.checkpoints.base import CheckpointError
 from bert2bert.checkpoints.vocabulary import tokenizer_from_spec
 from bert2bert.config import Config, config_from_dict, read_yaml
 from bert2bert.models import build_model
+from bert2bert.training import files
+from bert2bert.training.run_lock import LOCK_FILE
 
 log = logging.getLogger("bert2bert")
 CONFIG_FILE = "config.yaml"
 VOCAB_DIR = "vocab"
+REPORT_FILE = "warm_start.json"
+QUARANTINE = "quarantine"
+STATE_FILE = "checkpoint"
+# Keys a resumed run may change without --overwrite: how long and how often, not what.
+RESUMABLE = ("train.train_steps", "train.checkpoint_every", "train.keep_checkpoints",
+             "train.log_every", "train.eval_every", "train.eval_batch_size",
+             "train.max_eval_examples", "decode.",
+             "model.dtype_policy")  # resolved per machine; a resumed run keeps its own
+_CKPT = re.compile(r"^ckpt-(\d+)(\.index|\.data-(\d+)-of-(\d+)|_temp)$")
+_OWN = re.compile(r"^(config\.yaml|vocab|warm_start\.json|checkpoint(\.tmp.*)?|ckpt-\d+.*|train|"
+                  rf"eval|worker_\d+|{re.escape(LOCK_FILE)}|{QUARANTINE})$")
+
+
+# ------------------------------------------------------------------ config and vocabularies
 
 
 def save_config(model_dir: str, config: Config) -> None:
-    with open(os.path.join(model_dir, CONFIG_FILE), "w", encoding="utf-8") as f:
-        f.write(config.to_yaml())
+    files.write_text(os.path.join(model_dir, CONFIG_FILE), config.to_yaml())
 
 
 def load_run_config(model_dir: str) -> Config:
@@ -44,16 +68,15 @@ def save_vocabularies(model_dir: str, tokenizer_specs: Dict[str, Dict]) -> Dict[
     saved = {}
     for side, spec in tokenizer_specs.items():
         target = os.path.join(model_dir, VOCAB_DIR, side)
-        os.makedirs(target, exist_ok=True)
-        files = {}
+        file_specs = {}
         for key, path in spec["files"].items():
             dest = os.path.join(target, os.path.basename(path))
             if os.path.abspath(path) != os.path.abspath(dest):
-                shutil.copyfile(path, dest)
-            files[key] = os.path.join(VOCAB_DIR, side, os.path.basename(path))
-        saved[side] = {"family": spec["family"], "files": files, "lowercase": spec["lowercase"]}
-    with open(os.path.join(model_dir, VOCAB_DIR, "vocab.json"), "w", encoding="utf-8") as f:
-        json.dump(saved, f, indent=1)
+                files.copy_file(path, dest)
+            file_specs[key] = os.path.join(VOCAB_DIR, side, os.path.basename(path))
+        saved[side] = {"family": spec["family"], "files": file_specs,
+                       "lowercase": spec["lowercase"]}
+    files.write_json(os.path.join(model_dir, VOCAB_DIR, "vocab.json"), saved)
     return saved
 
 
@@ -69,45 +92,251 @@ def load_vocabularies(model_dir: str) -> Dict[str, Dict]:
     return specs
 
 
-def restore_latest(checkpoint: tf.train.Checkpoint, manager: tf.train.CheckpointManager,
-                   expect_partial: bool = False) -> Optional[str]:
-    """Restores the newest readable checkpoint, falling back to older ones (loudly).
+def warm_started(config: Config, label_smoothing: float = 0.0, scope=None, strict: bool = True):
+    """Opens the config's checkpoints, resolves the model shape from them, builds the model
+    (in `scope`) and loads them. Returns (resolved config, model, report, readers)."""
+    readers = open_readers(config.model)
+    resolved = dataclasses.replace(config, model=config_from_checkpoints(config.model, readers))
+    with scope or contextlib.nullcontext():
+        model = build_model(resolved.model, label_smoothing=label_smoothing)
+    return resolved, model, warm_start(model, readers, strict=strict), readers
 
-    Returns the path restored, or None when there is none. If checkpoints exist
-    but none can be read, raises naming them: never silently starts from scratch.
-    """
-    candidates = list(reversed(manager.checkpoints))
-    if not candidates:
-        return None
+
+# ------------------------------------------------------------------ what the directory holds
+
+
+def is_run(model_dir: str) -> bool:
+    """A bert2bert run: config.yaml (written last on a first start) and vocab/vocab.json."""
+    return all(os.path.isfile(os.path.join(model_dir, p))
+               for p in (CONFIG_FILE, os.path.join(VOCAB_DIR, "vocab.json")))
+
+
+def foreign_entries(model_dir: str) -> List[str]:
+    """The names in `model_dir` that a run did not write (a hand-made config.yaml included)."""
+    if not os.path.isdir(model_dir):
+        return []
+    names = sorted(n for n in os.listdir(model_dir)
+                   if not (_OWN.match(n) or files.is_temp_name(n)))
+    if not is_run(model_dir) and os.path.exists(os.path.join(model_dir, CONFIG_FILE)):
+        names.insert(0, CONFIG_FILE)
+    return names
+
+
+def _flat(d: Dict, prefix: str = "") -> Dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and v:
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def config_changes(saved: Config, new: Config) -> Dict[str, Tuple]:
+    """{key: (saved, new)} for the keys that differ. A stack size the new config leaves to
+    the checkpoint (model.encoder.* / model.decoder.* = null) is not a change: the saved
+    config holds the value resolved from the checkpoint."""
+    old, now = _flat(saved.to_dict()), _flat(new.to_dict())
+    resolved = ("model.encoder.", "model.decoder.")
+    return {k: (old.get(k), now.get(k)) for k in sorted(set(old) | set(now))
+            if old.get(k) != now.get(k) and not (k.startswith(resolved) and now.get(k) is None)}
+
+
+def check_run_dir(model_dir: str, config: Config, resuming: bool, overwrite: bool = False):
+    """Refuses (FileExistsError / ValueError, one line) a directory with files a run did not
+    write, or a run whose config differs from `config` in more than `RESUMABLE` keys;
+    `overwrite` lets both through (a resumed run still keeps its model)."""
+    foreign = foreign_entries(model_dir)
+    if foreign and not overwrite:
+        shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+        raise FileExistsError(f"{model_dir} holds files a bert2bert run did not write ({shown}); "
+                              "use an empty or new --model_dir, or pass --overwrite")
+    if not is_run(model_dir):
+        return
+    changes = config_changes(load_run_config(model_dir), config)
+    fixed = {k: v for k, v in changes.items() if not k.startswith(RESUMABLE)}
+    text = "; ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in changes.items())
+    if resuming and any(k.startswith("model.") for k in fixed):
+        model_keys = {k: v for k, v in fixed.items() if k.startswith("model.")}
+        raise ValueError(f"{model_dir}: the config changes the model of a run with checkpoints "
+                         f"({'; '.join(f'{k}: {a!r} -> {b!r}' for k, (a, b) in model_keys.items())});"
+                         " use another --model_dir")
+    if fixed and not overwrite:
+        raise ValueError(f"{model_dir} holds a run with another config ({text}); pass "
+                         "--overwrite to replace its config, or use another --model_dir")
+    if changes:
+        print(f"config of {model_dir} updated: {text}", flush=True)
+
+
+# ------------------------------------------------------------------ checkpoints on disk
+
+
+def scan_checkpoints(directory: str) -> Tuple[List[int], List[str]]:
+    """(numbers of the complete checkpoints, oldest first; names of unfinished pieces).
+
+    Complete: `ckpt-N.index` and all of its data shards. Unfinished: `ckpt-N_temp/` (a save
+    killed before TF's rename), data shards without an index, an index missing shards."""
+    if not os.path.isdir(directory):
+        return [], []
+    pieces: Dict[int, List] = {}
+    for name in os.listdir(directory):
+        m = _CKPT.match(name)
+        if m:
+            pieces.setdefault(int(m.group(1)), []).append((name, m))
+    complete, unfinished = [], []
+    for n, found in sorted(pieces.items()):
+        names = {name for name, _ in found}
+        shards = {(int(m.group(3)), int(m.group(4))) for _, m in found if m.group(3)}
+        total = {t for _, t in shards}
+        whole = (f"ckpt-{n}.index" in names and len(total) == 1
+                 and {i for i, _ in shards} == set(range(total.pop())))
+        if whole:
+            complete.append(n)
+            unfinished += [name for name in names if name.endswith("_temp")]
+        else:
+            unfinished += sorted(names)
+    return complete, sorted(unfinished)
+
+
+def checkpoint_prefixes(directory: str) -> List[str]:
+    """The prefixes of the complete checkpoints, oldest first."""
+    return [os.path.join(directory, f"ckpt-{n}") for n in scan_checkpoints(directory)[0]]
+
+
+def _quarantine(directory: str, names: List[str], why: str):
+    """Moves checkpoint files aside (never deleted, never saved over), loudly."""
+    if not names:
+        return
+    target = os.path.join(directory, QUARANTINE, time.strftime("%Y%m%d-%H%M%S"))
+    os.makedirs(target, exist_ok=True)
+    for name in names:
+        os.replace(os.path.join(directory, name), os.path.join(target, name))
+    message = f"moved {why} checkpoint files {', '.join(names)} to {target}"
+    log.warning(message)
+    print(f"warning: {message}", flush=True)
+
+
+def restore_newest(checkpoint: tf.train.Checkpoint, prefixes: List[str],
+                   expect_partial: bool = False) -> Optional[str]:
+    """Restores the newest readable of `prefixes` (oldest first), falling back loudly.
+
+    Returns the prefix restored, or None when there is none. If checkpoints exist but none
+    can be read, raises naming them: never silently starts from scratch."""
+    candidates = list(reversed(prefixes))
     errors = []
     for path in candidates:
         try:
             status = checkpoint.restore(path)
             if expect_partial:
                 status.expect_partial()
-            else:
-                status.assert_existing_objects_matched()
-            if path != candidates[0]:
-                log.warning("fell back to %s because newer checkpoints could not be read: %s",
-                            path, "; ".join(errors))
-            return path
+            status.assert_existing_objects_matched()
         except Exception as e:  # noqa: BLE001 - corrupt files raise many types
             errors.append(f"{path}: {type(e).__name__}: {str(e).splitlines()[0][:200]}")
             log.warning("cannot restore %s (%s)", path, errors[-1])
-    raise CheckpointError("no readable checkpoint in the run directory: " + " | ".join(errors))
+            continue
+        if errors:
+            log.warning("fell back to %s because newer checkpoints could not be read: %s",
+                        path, "; ".join(errors))
+        return path
+    if errors:
+        raise CheckpointError("no readable checkpoint in the run directory: " + " | ".join(errors))
+    return None
+
+
+def restore_latest(checkpoint: tf.train.Checkpoint, manager: tf.train.CheckpointManager,
+                   expect_partial: bool = False) -> Optional[str]:
+    """`restore_newest` over a manager's checkpoints."""
+    return restore_newest(checkpoint, manager.checkpoints, expect_partial)
+
+
+class RunCheckpointManager(tf.train.CheckpointManager):
+    """A CheckpointManager that never saves over an existing number and turns a failed save
+    (disk full, ...) into a one-line `CheckpointError` after removing its pieces."""
+
+    def save(self, checkpoint_number=None, check_interval=True, options=None):
+        if checkpoint_number is None:
+            checkpoint_number = int(self._checkpoint.save_counter) + 1
+        number = int(checkpoint_number)
+        prefix = f"{self._checkpoint_prefix}-{number}"
+        if tf.io.gfile.glob(prefix + ".*") or tf.io.gfile.exists(prefix + "_temp"):
+            raise CheckpointError(f"{prefix} exists already; not saving over it")
+        try:
+            with _held_save():
+                return super().save(number, check_interval, options)
+        except (OSError, tf.errors.OpError) as e:
+            for piece in tf.io.gfile.glob(prefix + ".*") + tf.io.gfile.glob(prefix + "_temp"):
+                if tf.io.gfile.isdir(piece):
+                    tf.io.gfile.rmtree(piece)
+                else:
+                    tf.io.gfile.remove(piece)
+            reason = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+            raise CheckpointError(f"cannot save {prefix}: {reason}; the previous checkpoint "
+                                  f"{self.latest_checkpoint or '(none)'} is intact") from None
+
+
+@contextlib.contextmanager
+def _held_save():
+    """Test hook: BERT2BERT_TEST_HOLD_SAVE=<seconds> sleeps between writing `ckpt-N_temp/`
+    and TF's merge into `ckpt-N.*`, so that a test can kill a save half-way."""
+    hold = float(os.environ.get("BERT2BERT_TEST_HOLD_SAVE", 0) or 0)
+    if not hold:
+        yield
+        return
+    from tensorflow.python.ops import gen_io_ops
+
+    real = gen_io_ops.merge_v2_checkpoints
+
+    def held(*args, **kwargs):
+        print("BERT2BERT_TEST_HOLD_SAVE: holding the save", flush=True)
+        time.sleep(hold)
+        return real(*args, **kwargs)
+
+    gen_io_ops.merge_v2_checkpoints = held
+    try:
+        yield
+    finally:
+        gen_io_ops.merge_v2_checkpoints = real
+
+
+def open_checkpoints(checkpoint: tf.train.Checkpoint, directory: str,
+                     max_to_keep: Optional[int]) -> Tuple[RunCheckpointManager, Optional[str]]:
+    """For the process that writes `directory` (it holds the lock): moves unfinished and
+    unreadable-newest checkpoints to quarantine/, restores the newest readable one, and
+    rebuilds TF's `checkpoint` list from the files. Returns (manager, restored prefix)."""
+    from tensorflow.python.checkpoint.checkpoint_management import \
+        update_checkpoint_state_internal
+
+    numbers, unfinished = scan_checkpoints(directory)
+    _quarantine(directory, unfinished, "unfinished")
+    prefixes = [os.path.join(directory, f"ckpt-{n}") for n in numbers]
+    restored = restore_newest(checkpoint, prefixes)
+    if restored:
+        newer = prefixes[prefixes.index(restored) + 1:]
+        _quarantine(directory, [n for p in newer for n in os.listdir(directory)
+                                if n.startswith(os.path.basename(p) + ".")], "unreadable")
+        prefixes = prefixes[:prefixes.index(restored) + 1]
+        update_checkpoint_state_internal(directory, restored, prefixes, save_relative_paths=True)
+    elif os.path.exists(os.path.join(directory, STATE_FILE)):
+        os.remove(os.path.join(directory, STATE_FILE))  # lists nothing that exists
+    manager = RunCheckpointManager(checkpoint, directory, max_to_keep=max_to_keep,
+                                   checkpoint_name="ckpt")
+    return manager, restored
+
+
+# ------------------------------------------------------------------ reading a run
 
 
 def checkpoint_path(model_dir: str, checkpoint: Optional[int] = None) -> str:
-    """The path of checkpoint `ckpt-<checkpoint>` of a run, or of its newest one."""
+    """The prefix of the complete checkpoint `ckpt-<checkpoint>`, or of the newest one."""
+    numbers = scan_checkpoints(model_dir)[0]
     if checkpoint is None:
-        path = tf.train.latest_checkpoint(model_dir)
-        if path is None:
+        if not numbers:
             raise CheckpointError(f"{model_dir}: no checkpoint yet (has the run trained?)")
-        return path
-    path = os.path.join(model_dir, f"ckpt-{checkpoint}")
-    if not tf.io.gfile.exists(path + ".index"):
-        raise CheckpointError(f"{path}: no such checkpoint in {model_dir}")
-    return path
+        return os.path.join(model_dir, f"ckpt-{numbers[-1]}")
+    if checkpoint not in numbers:
+        raise CheckpointError(f"{os.path.join(model_dir, f'ckpt-{checkpoint}')}: no such "
+                              f"complete checkpoint in {model_dir} (have {numbers or 'none'})")
+    return os.path.join(model_dir, f"ckpt-{checkpoint}")
 
 
 @dataclasses.dataclass
@@ -123,12 +352,24 @@ class TrainedModel:
 
 
 def restore_model(model_dir: str, checkpoint: Optional[int] = None) -> TrainedModel:
-    """Builds the run's model and restores checkpoint `checkpoint` (default: the newest)."""
+    """Builds the run's model and restores checkpoint `checkpoint`, or else the newest
+    readable one (falling back loudly, like training). An unreadable `checkpoint` is a
+    one-line `CheckpointError`."""
     config = load_run_config(model_dir)
     vocab = load_vocabularies(model_dir)
-    path = checkpoint_path(model_dir, checkpoint)
     model = build_model(config.model)
-    tf.train.Checkpoint(model=model).restore(path).expect_partial().assert_existing_objects_matched()
+    restorer = tf.train.Checkpoint(model=model)
+    if checkpoint is None:
+        path = restore_newest(restorer, checkpoint_prefixes(model_dir), expect_partial=True)
+        if path is None:
+            raise CheckpointError(f"{model_dir}: no checkpoint yet (has the run trained?)")
+    else:
+        path = checkpoint_path(model_dir, checkpoint)
+        try:
+            restorer.restore(path).expect_partial().assert_existing_objects_matched()
+        except Exception as e:  # noqa: BLE001 - corrupt files raise many types
+            raise CheckpointError(f"{path}: cannot be read ({type(e).__name__}: "
+                                  f"{str(e).splitlines()[0][:200]})") from None
     return TrainedModel(model, config, tokenizer_from_spec(vocab["source"]),
                         tokenizer_from_spec(vocab["target"]), path,
                         int(path.rsplit("-", 1)[-1]))
