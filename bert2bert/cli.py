@@ -19,6 +19,7 @@ import dataclasses
 import json
 import os
 import sys
+from typing import Optional
 
 from bert2bert.errors import Bert2BertError
 
@@ -78,19 +79,22 @@ def cmd_config(args) -> int:
 
 
 def cmd_warm_start(args) -> int:
-    """Builds the config's model from its checkpoints, reports, and saves it next to the report."""
-    from bert2bert.checkpoints import build_warm_started_model
+    """Builds the config's model from its checkpoints, reports, and saves it next to the report
+    and the config with the model shape resolved from the checkpoints."""
     from bert2bert.config import load_config
+    from bert2bert.training import files, run_dir
 
     cfg = load_config(args.config, args.set or [])
-    model, report = build_warm_started_model(cfg.model, strict=not args.no_strict)
+    if os.path.isdir(args.output) and os.listdir(args.output) and not args.overwrite:
+        raise FileExistsError(f"{args.output} is not empty; give a new --output, or pass "
+                              "--overwrite to replace its files")
+    resolved, model, report, _ = run_dir.warm_started(cfg, strict=not args.no_strict)
     print(report.summary())
-    os.makedirs(args.output, exist_ok=True)
-    report_path = report.write_json(os.path.join(args.output, "warm_start.json"))
-    with open(os.path.join(args.output, "config.yaml"), "w", encoding="utf-8") as f:
-        f.write(cfg.to_yaml())
+    report_path = files.write_json(os.path.join(args.output, "warm_start.json"), report.to_dict())
+    files.write_text(os.path.join(args.output, "config.yaml"), resolved.to_yaml())
     model_path = os.path.join(args.output, "model.keras")
-    model.save(model_path)
+    with files.replacing(model_path) as tmp:
+        model.save(tmp)
     print(f"wrote {model_path}, {report_path} and config.yaml")
     return 0
 
@@ -125,7 +129,8 @@ def cmd_train(args) -> int:
         def evaluate_fn(model_dir, step):
             print(json.dumps(evaluate(model_dir, step, progress=False)), flush=True)
     try:
-        result = train(cfg, args.model_dir, args.strategy, args.tpu, evaluate_fn=evaluate_fn)
+        result = train(cfg, args.model_dir, args.strategy, args.tpu, evaluate_fn=evaluate_fn,
+                       overwrite=args.overwrite)
     except NonFiniteLossError as e:
         print(f"bert2bert: {e}", file=sys.stderr)
         return 3
@@ -206,13 +211,33 @@ def _decode_overrides(args) -> dict:
             "min_length": args.min_length, "no_repeat_ngram_size": args.no_repeat_ngram_size}
 
 
+def _write_failed(command: str, error: BaseException, kept: str) -> Optional[int]:
+    """Exit code 2 after one line for an output that could not be written (disk full,
+    permissions: OSError or TensorFlow's I/O errors); None for any other error. A missing
+    input or an existing output is left to `main`."""
+    import tensorflow as tf
+
+    if isinstance(error, (FileNotFoundError, FileExistsError)) or not isinstance(
+            error, (OSError, tf.errors.OpError)):
+        return None
+    reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+    print(f"bert2bert: {command} failed: {reason}; {kept}", file=sys.stderr)
+    return 2
+
+
 def cmd_export(args) -> int:
     """Exports a run's checkpoint as a SavedModel (strings in, strings out)."""
     from bert2bert.export import export_run
 
     _logging()
-    path = export_run(args.model_dir, args.output, args.checkpoint, args.version,
-                      args.static_shapes, **_decode_overrides(args))
+    try:
+        path = export_run(args.model_dir, args.output, args.checkpoint, args.version,
+                          args.static_shapes, **_decode_overrides(args))
+    except Exception as e:  # noqa: BLE001 - only write failures are handled here
+        code = _write_failed("export", e, f"no new version in {args.output}")
+        if code is None:
+            raise
+        return code
     print(f"exported {path}\n  inspect: saved_model_cli show --all --dir {path}")
     return 0
 
@@ -224,14 +249,18 @@ def cmd_predict(args) -> int:
     _logging()
     try:
         count = predict_file(args.input, args.output, batch_size=args.batch_size,
-                             model_dir=args.model_dir, saved_model=args.saved_model,
-                             checkpoint=args.checkpoint, **_decode_overrides(args))
-    except ValueError as e:  # bad options (the CheckpointError subclass is reported by main)
+                             overwrite=args.overwrite, model_dir=args.model_dir,
+                             saved_model=args.saved_model, checkpoint=args.checkpoint,
+                             **_decode_overrides(args))
+    except Exception as e:  # noqa: BLE001 - write failures and bad options handled here
         from bert2bert.checkpoints.base import CheckpointError
 
-        if isinstance(e, CheckpointError):
-            raise
-        print(f"bert2bert: {e}", file=sys.stderr)
+        code = _write_failed("predict", e, f"{args.output} is unchanged")
+        if code is not None:
+            return code
+        if not isinstance(e, ValueError) or isinstance(e, CheckpointError):
+            raise  # the CheckpointError subclass is reported by main
+        print(f"bert2bert: {e}", file=sys.stderr)  # bad options
         return 2
     print(f"wrote {count} predictions to {args.output}")
     return 0
@@ -285,6 +314,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strategy", choices=STRATEGIES, default="default")
     p.add_argument("--tpu", help="TPU name or address (with --strategy tpu)")
     p.add_argument("--eval_every", type=int, help="evaluate every N steps (train_and_evaluate)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="train in a directory holding other files, or replace a run's config")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="decode a split and score it")
@@ -311,6 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True, help="directory for model.keras, warm_start.json")
     p.add_argument("--no-strict", action="store_true",
                    help="let a warm side without a checkpoint stay random (still reported)")
+    p.add_argument("--overwrite", action="store_true", help="write into a non-empty --output")
     p.set_defaults(func=cmd_warm_start)
 
     p = sub.add_parser("inspect", help="what a checkpoint is: format, config, vocabulary, sizes")
@@ -345,6 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", required=True, help="text file, one source per line")
     p.add_argument("--output", required=True, help="written with one output per input line")
     p.add_argument("--batch_size", type=int, default=32)
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --output")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("demo", help="the main job: warm-start MiniLM, fine-tune, evaluate, "

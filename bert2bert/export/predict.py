@@ -9,6 +9,7 @@ from typing import Callable, List, Optional, Sequence
 
 import tensorflow as tf
 
+from bert2bert.errors import UsageError
 from bert2bert.training import files
 
 log = logging.getLogger("bert2bert")
@@ -65,7 +66,7 @@ def check_output(input_path: str, output_path: str, overwrite: bool = False):
     if not same and os.path.exists(output_path) and os.path.exists(input_path):
         same = os.path.samefile(input_path, output_path)
     if same:
-        raise ValueError(f"--output {output_path} is the --input file; write elsewhere")
+        raise UsageError(f"--output {output_path} is the --input file; write elsewhere")
     if os.path.lexists(output_path) and not overwrite:
         raise FileExistsError(f"{output_path} exists; pass --overwrite to replace it")
 

@@ -18,14 +18,12 @@ from typing import Callable, Dict, Optional
 import keras
 import tensorflow as tf
 
-from bert2bert.checkpoints import open_readers, warm_start
 from bert2bert.checkpoints.vocabulary import tokenizer_from_spec, vocabulary_specs
-from bert2bert.checkpoints.warm_start import config_from_checkpoints
 from bert2bert.config import Config
 from bert2bert.data import make_dataset
 from bert2bert.models import build_model
 from bert2bert.models.loss import masked_cross_entropy_sum
-from bert2bert.training import run_dir
+from bert2bert.training import files, run_dir, run_lock
 from bert2bert.training.optimizer import build_optimizer
 from bert2bert.training.strategy import is_chief, resolve_strategy
 
@@ -62,32 +60,38 @@ def datasets_for(config: Config, vocab: Dict[str, Dict], split: str, batch_size:
         seed=config.train.seed)
 
 
-def _prepare_run(config: Config, model_dir: str, strategy):
-    """Builds (or rebuilds, on resume) the model and optimizer in the strategy scope."""
+def _prepare_run(config: Config, model_dir: str, strategy, overwrite: bool = False):
+    """Builds (or rebuilds, on resume) the model and optimizer in the strategy scope.
+
+    A run resumes only when a complete checkpoint exists; otherwise it starts afresh
+    (warm start and report). The chief refuses a foreign directory or a changed config
+    (`run_dir.check_run_dir`) unless `overwrite`, and writes the run's files atomically,
+    config.yaml last."""
+    chief = is_chief(strategy)
     os.makedirs(model_dir, exist_ok=True)
     keras.utils.set_random_seed(config.train.seed)  # the same random init on every run
-    resuming = tf.train.latest_checkpoint(model_dir) is not None or any(
-        name.startswith("ckpt-") for name in os.listdir(model_dir))
+    resuming = bool(run_dir.scan_checkpoints(model_dir)[0])
+    if chief:
+        run_dir.check_run_dir(model_dir, config, resuming, overwrite)
     if resuming:
         saved = run_dir.load_run_config(model_dir)
         if saved.model.variant != config.model.variant:
             raise ValueError(f"{model_dir} holds a {saved.model.variant} run; the config asks for "
                              f"{config.model.variant}: use another --model_dir")
         resolved = dataclasses.replace(config, model=saved.model)
+        if chief and resolved != saved:
+            run_dir.save_config(model_dir, resolved)  # e.g. a longer train_steps, for eval
         vocab = run_dir.load_vocabularies(model_dir)
         with strategy.scope():
             model = build_model(resolved.model, label_smoothing=config.train.label_smoothing)
         return resolved, model, vocab, None
-    readers = open_readers(config.model)
+    resolved, model, report, readers = run_dir.warm_started(
+        config, config.train.label_smoothing, strategy.scope())
     vocab = vocabulary_specs(config.model, readers)
-    resolved = dataclasses.replace(config, model=config_from_checkpoints(config.model, readers))
-    with strategy.scope():
-        model = build_model(resolved.model, label_smoothing=config.train.label_smoothing)
-    report = warm_start(model, readers, strict=True)
-    if is_chief(strategy):
-        run_dir.save_config(model_dir, resolved)
+    if chief:
         vocab = run_dir.save_vocabularies(model_dir, vocab)
-        report.write_json(os.path.join(model_dir, "warm_start.json"))
+        files.write_json(os.path.join(model_dir, run_dir.REPORT_FILE), report.to_dict())
+        run_dir.save_config(model_dir, resolved)  # last: marks the directory as a run
         vocab = run_dir.load_vocabularies(model_dir)
     print(report.summary(), flush=True)
     return resolved, model, vocab, report
@@ -95,13 +99,16 @@ def _prepare_run(config: Config, model_dir: str, strategy):
 
 def train(config: Config, model_dir: str, strategy_name: str = "default", tpu: Optional[str] = None,
           progress: bool = True, evaluate_fn: Optional[Callable] = None,
-          stop_after: Optional[int] = None, save_initial: bool = False) -> TrainResult:
+          stop_after: Optional[int] = None, save_initial: bool = False,
+          overwrite: bool = False) -> TrainResult:
     """Trains until `config.train.train_steps` (or `stop_after` more steps); returns a summary.
 
-    `save_initial`: a new run also saves the warm-started model as `ckpt-0` (to evaluate it)."""
+    `save_initial`: a new run also saves the warm-started model as `ckpt-0` (to evaluate it).
+    `overwrite`: train in a directory with other files, or replace a run's config."""
     strategy = resolve_strategy(strategy_name, tpu)
     chief = is_chief(strategy)
-    config, model, vocab, _ = _prepare_run(config, model_dir, strategy)
+    lock = run_lock.acquire(model_dir) if chief else None  # noqa: F841 - held until return
+    config, model, vocab, _ = _prepare_run(config, model_dir, strategy, overwrite)
     tcfg = config.train
     hidden = model.spec.decoder.hidden_size
     with strategy.scope():
@@ -111,9 +118,7 @@ def train(config: Config, model_dir: str, strategy_name: str = "default", tpu: O
         optimizer.build(model.trainable_variables)
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, seeds=seed_states(model))
     directory = model_dir if chief else os.path.join(model_dir, f"worker_{_task_id(strategy)}")
-    manager = tf.train.CheckpointManager(checkpoint, directory, max_to_keep=tcfg.keep_checkpoints,
-                                         checkpoint_name="ckpt")
-    restored = run_dir.restore_latest(checkpoint, manager)
+    manager, restored = run_dir.open_checkpoints(checkpoint, directory, tcfg.keep_checkpoints)
     start = int(optimizer.iterations.numpy()) // max(tcfg.gradient_accumulation_steps, 1)
     if restored:
         print(f"resumed from {restored} at step {start}", flush=True)

@@ -28,6 +28,7 @@ from bert2bert.checkpoints import config_from_checkpoints, open_readers, warm_st
 from bert2bert.checkpoints.base import CheckpointError
 from bert2bert.checkpoints.vocabulary import tokenizer_from_spec
 from bert2bert.config import Config, config_from_dict, read_yaml
+from bert2bert.errors import UsageError
 from bert2bert.models import build_model
 from bert2bert.training import files
 from bert2bert.training.run_lock import LOCK_FILE
@@ -143,7 +144,7 @@ def config_changes(saved: Config, new: Config) -> Dict[str, Tuple]:
 
 
 def check_run_dir(model_dir: str, config: Config, resuming: bool, overwrite: bool = False):
-    """Refuses (FileExistsError / ValueError, one line) a directory with files a run did not
+    """Refuses (FileExistsError / UsageError, one line) a directory with files a run did not
     write, or a run whose config differs from `config` in more than `RESUMABLE` keys;
     `overwrite` lets both through (a resumed run still keeps its model)."""
     foreign = foreign_entries(model_dir)
@@ -158,11 +159,11 @@ def check_run_dir(model_dir: str, config: Config, resuming: bool, overwrite: boo
     text = "; ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in changes.items())
     if resuming and any(k.startswith("model.") for k in fixed):
         model_keys = {k: v for k, v in fixed.items() if k.startswith("model.")}
-        raise ValueError(f"{model_dir}: the config changes the model of a run with checkpoints "
+        raise UsageError(f"{model_dir}: the config changes the model of a run with checkpoints "
                          f"({'; '.join(f'{k}: {a!r} -> {b!r}' for k, (a, b) in model_keys.items())});"
                          " use another --model_dir")
     if fixed and not overwrite:
-        raise ValueError(f"{model_dir} holds a run with another config ({text}); pass "
+        raise UsageError(f"{model_dir} holds a run with another config ({text}); pass "
                          "--overwrite to replace its config, or use another --model_dir")
     if changes:
         print(f"config of {model_dir} updated: {text}", flush=True)
