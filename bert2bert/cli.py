@@ -172,7 +172,8 @@ def cmd_score(args) -> int:
 
 
 def cmd_inspect(args) -> int:
-    """Prints what a checkpoint is: format, config, vocabulary, variables and parameters."""
+    """Prints what a checkpoint is: format, config, vocabulary, variables and parameters.
+    Reads files only: a SavedModel's graph is never loaded or run (safe on a download)."""
     from bert2bert.checkpoints import open_checkpoint
 
     reader = open_checkpoint(args.path, args.format)

@@ -6,12 +6,16 @@ Both come from tf-models-official's `BertEncoder`. A TF Hub SavedModel
 object-based checkpoint keeps object paths such as
 `model/layer_with_weights-4/_attention_layer/_query_dense/kernel`, which are
 mapped onto the same names. The architecture is read off the shapes.
+
+A SavedModel is never loaded or run here (`tf.saved_model.load` executes the graph it
+ships, and these folders come from the internet): its `variables/variables` is read as
+an object-based checkpoint, whose object graph gives each variable's name, and
+`assets/vocab.txt` as a file.
 """
-import glob
 import os
 import re
 
-import tensorflow as tf
+from tensorflow.core.protobuf import trackable_object_graph_pb2
 
 from bert2bert.checkpoints.base import ArchConfig, CheckpointError, CheckpointReader, layer_indices
 from bert2bert.checkpoints.layout import build_sources, layer_table
@@ -66,19 +70,54 @@ def arch_from_shapes(shapes, where: str) -> ArchConfig:
 
 
 class _NamedTF2Reader(CheckpointReader):
+    """An object-based checkpoint whose variables are known by Model Garden names."""
+
     family = "bert"
     ignore_patterns = IGNORED
 
+    def _open(self, prefix):
+        """Opens the checkpoint at `prefix` and reads the architecture off its shapes."""
+        self.weights_file = prefix
+        self._reader = open_tf1(prefix)
+        shapes = self._reader.get_variable_to_shape_map()
+        self._keys = self._names_to_keys(shapes)
+        self._shapes = {n: tuple(shapes[k]) for n, k in self._keys.items()}
+        self.config = arch_from_shapes(self._shapes, prefix)
+
+    def _names_to_keys(self, shapes):
+        """Model Garden variable name -> checkpoint key."""
+        raise NotImplementedError
+
     def variables(self):
-        return {n: tuple(v.shape) for n, v in self._names.items()}
+        return dict(self._shapes)
+
+    def read(self, name):
+        return self._reader.get_tensor(self._keys[name])
 
     def canonical(self):
         return build_sources(TABLE, self.config, self.variables())
 
 
+def saved_variable_names(reader, shapes, where: str) -> dict:
+    """The variables of a SavedModel's `variables/variables` checkpoint: the name each had
+    when saved (what `tf.saved_model.load` would call it) -> its checkpoint key. Read off the
+    object graph stored in the checkpoint; scalars (`do_lower_case` and the like) left out."""
+    try:
+        graph = trackable_object_graph_pb2.TrackableObjectGraph.FromString(
+            reader.get_tensor("_CHECKPOINTABLE_OBJECT_GRAPH"))
+    except Exception as e:  # noqa: BLE001 - missing or corrupt object graph
+        raise CheckpointError(f"{where}: no readable object graph in these SavedModel variables "
+                              f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
+                              ) from e
+    return {a.full_name or a.checkpoint_key: a.checkpoint_key
+            for node in graph.nodes for a in node.attributes
+            if a.name == "VARIABLE_VALUE" and shapes.get(a.checkpoint_key)}
+
+
 class TFHubBertReader(_NamedTF2Reader):
     format_name = "tfhub_bert"
     description = "TF Hub TF2 BERT SavedModel"
+    LOWER_CASE_KEY = "do_lower_case/.ATTRIBUTES/VARIABLE_VALUE"  # the exporter's root variable
 
     @classmethod
     def detect(cls, path):
@@ -86,25 +125,14 @@ class TFHubBertReader(_NamedTF2Reader):
 
     def __init__(self, path):
         super().__init__(path)
-        self.weights_file = os.path.join(path, "variables", "variables")
-        if not glob.glob(self.weights_file + ".data-*"):
-            raise CheckpointError(f"{self.weights_file}.data-00000-of-00001: missing SavedModel "
-                                  "variables")
-        try:
-            self._loaded = tf.saved_model.load(path)
-        except Exception as e:  # noqa: BLE001
-            raise CheckpointError(f"{path}: cannot load the SavedModel "
-                                  f"({type(e).__name__}: {str(e).splitlines()[0]})") from e
-        self._names = {v.name.split(":")[0]: v for v in self._loaded.variables
-                       if v.shape.rank}  # scalars: do_lower_case and the like
-        self.config = arch_from_shapes(self.variables(), path)
+        self._open(os.path.join(path, "variables", "variables"))
         vocab = os.path.join(path, "assets", "vocab.txt")
         self.vocab_files = {"vocab_txt": vocab} if os.path.isfile(vocab) else {}
-        flag = getattr(self._loaded, "do_lower_case", None)
-        self.lowercase = bool(flag.numpy()) if flag is not None else None
+        self.lowercase = (bool(self._reader.get_tensor(self.LOWER_CASE_KEY))
+                          if self._reader.has_tensor(self.LOWER_CASE_KEY) else None)
 
-    def read(self, name):
-        return self._names[name].numpy()
+    def _names_to_keys(self, shapes):
+        return saved_variable_names(self._reader, shapes, self.weights_file)
 
 
 # Model Garden object paths -> the SavedModel names above.
@@ -176,21 +204,12 @@ class ModelGardenReader(_NamedTF2Reader):
 
     def __init__(self, path):
         super().__init__(path)
-        self.prefix = self.weights_file = find_prefix(path)
-        self._reader = open_tf1(self.prefix)
-        shapes = self._reader.get_variable_to_shape_map()
-        self._keys = object_path_names(shapes)
-        self._names = {n: _Shape(shapes[k]) for n, k in self._keys.items()}
-        self.config = arch_from_shapes(self.variables(), self.prefix)
+        self.prefix = find_prefix(path)
+        self._open(self.prefix)
         directory = os.path.dirname(self.prefix)
         vocab = os.path.join(directory, "vocab.txt")
         self.vocab_files = {"vocab_txt": vocab} if os.path.isfile(vocab) else {}
         self.lowercase = "uncased" in os.path.abspath(self.prefix).lower()
 
-    def read(self, name):
-        return self._reader.get_tensor(self._keys[name])
-
-
-class _Shape:
-    def __init__(self, shape):
-        self.shape = tuple(shape)
+    def _names_to_keys(self, shapes):
+        return object_path_names(shapes)
