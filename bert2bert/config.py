@@ -332,8 +332,9 @@ class Range:
     def __contains__(self, value) -> bool:
         if isinstance(value, float) and not math.isfinite(value):
             return False
-        above = self.low is None or value > self.low or (value == self.low and not self.open_low)
-        below = self.high is None or value < self.high or (value == self.high and not self.open_high)
+        low, high = self.low, self.high
+        above = low is None or value > low or (value == low and not self.open_low)
+        below = high is None or value < high or (value == high and not self.open_high)
         return above and below
 
     def __str__(self) -> str:
