@@ -3,8 +3,9 @@
 A config file is YAML with the sections `model`, `task`, `optimizer`, `train`
 and `decode`, plus an optional `include:` list of other files (relative to the
 including file) that are merged first. Every key and every value is checked
-against the dataclasses below; a mistake is a `ConfigError` whose one-line
-message names the key and the valid choices.
+against the dataclasses below, and every number against its range (`RANGES`;
+lengths against the position tables the config implies); a mistake is a
+`ConfigError` whose one-line message names the key and the valid choices or range.
 
 Example:
     >>> cfg = load_config(overrides=["model.variant=bertShare", "model.num_layers=2"])
