@@ -3,7 +3,7 @@
     lock = acquire("runs/smoke")   # held while `lock` lives (or until the process exits)
 
 The lock is `model_dir/.lock`, flock()ed by the holder and holding its pid, host and start
-time. A second process gets `RunLockedError` naming the holder. A lock left by a process
+time; it is removed on release. A second process gets `RunLockedError` naming the holder. A lock left by a process
 that died on this host (SIGKILL, power loss) is taken over with a loud line. Calls from the
 same process share one lock. Locking is per host: on a shared filesystem a holder on another
 host is only named, never detected as dead.
@@ -28,20 +28,20 @@ class RunLockedError(FileExistsError):
 
 
 class RunLock:
-    """An open, flock()ed lock file; released (emptied and closed) when garbage-collected."""
+    """An open, flock()ed lock file; released (removed and closed) when garbage-collected."""
 
     def __init__(self, path: str, fd: int):
         self.path = path
-        self._finalizer = weakref.finalize(self, _release, fd)
+        self._finalizer = weakref.finalize(self, _release, path, fd)
 
     def release(self):
         self._finalizer()
 
 
-def _release(fd: int):
+def _release(path: str, fd: int):
     with contextlib.suppress(OSError):
-        os.ftruncate(fd, 0)  # a released lock names nobody; a killed holder's stays
-    os.close(fd)  # drops the flock
+        os.remove(path)  # a released lock leaves nothing; a killed holder's file stays
+    os.close(fd)  # drops the flock (others then see a new file: see the inode check)
 
 
 def _start_time(pid: int):

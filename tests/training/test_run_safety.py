@@ -1,0 +1,189 @@
+"""Crash-safe, locked run directories (issue 10): a kill during the first checkpoint save, a
+lost `checkpoint` file, a full disk, two trainers at once, foreign files, a changed config."""
+import errno
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from bert2bert.cli import main
+from bert2bert.config import load_config
+from tests.helpers import REPO
+from tests.training.test_training_runs import SMOKE, assert_same_weights, final_weights, run_cli
+
+pytestmark = pytest.mark.slow
+# 4 steps, a checkpoint every 2: the first save is ckpt-2.
+QUICK = ["train.train_steps=4", "train.checkpoint_every=2", "train.log_every=2",
+         "train.batch_size=4", "task.max_source_length=24", "task.max_target_length=16"]
+SETS = sum((["--set", o] for o in QUICK), [])
+ENV = {"TF_DETERMINISTIC_OPS": "1"}
+
+
+def checksums(folder, prefix="ckpt-"):
+    out = {}
+    for name in sorted(os.listdir(folder)):
+        if name.startswith(prefix) and os.path.isfile(os.path.join(folder, name)):
+            with open(os.path.join(folder, name), "rb") as f:
+                out[name] = hashlib.sha256(f.read()).hexdigest()
+    return out
+
+
+def everything(folder):
+    out = {}
+    for root, _, names in os.walk(folder):
+        for name in names:
+            with open(os.path.join(root, name), "rb") as f:
+                out[os.path.relpath(os.path.join(root, name), folder)] = f.read()
+    return out
+
+
+def last_error_line(err):
+    lines = [ln for ln in err.strip().splitlines() if ln.startswith("bert2bert: ")]
+    assert len(lines) == 1 and err.strip().endswith(lines[0]) and "Traceback" not in err, err
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory):
+    """The weights of an uninterrupted 4-step run (a separate process, like the others)."""
+    model_dir = str(tmp_path_factory.mktemp("straight") / "run")
+    done = run_cli(["train", "--config", SMOKE, "--model_dir", model_dir, *SETS], ENV)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return final_weights(model_dir, 4)
+
+
+def test_kill_during_the_first_save_then_rerun_warm_starts(straight, tmp_path):
+    """Also: a second trainer on the same directory is refused naming the holder; the
+    killed trainer's stale lock is taken over loudly."""
+    model_dir = str(tmp_path / "run")
+    held = subprocess.Popen([sys.executable, "-m", "bert2bert.cli", "train", "--config", SMOKE,
+                             "--model_dir", model_dir, *SETS], cwd=REPO,
+                            env=dict(os.environ, BERT2BERT_TEST_HOLD_SAVE="600", **ENV),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        temp = os.path.join(model_dir, "ckpt-2_temp")
+        deadline = time.time() + 300
+        while not (os.path.isdir(temp) and any(n.endswith(".index") for n in os.listdir(temp))):
+            assert held.poll() is None and time.time() < deadline, "no held save"
+            time.sleep(0.05)
+        second = run_cli(["train", "--config", SMOKE, "--model_dir", model_dir, *SETS], ENV)
+        assert second.returncode == 2
+        line = last_error_line(second.stderr)
+        assert f"in use by pid {held.pid} on" in line, line
+    finally:
+        held.send_signal(signal.SIGKILL)
+        held.wait()
+    assert not any(n.startswith("ckpt-2.") for n in os.listdir(model_dir))
+    rerun = run_cli(["train", "--config", SMOKE, "--model_dir", model_dir, *SETS], ENV)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert f"taking over the stale lock of {model_dir}: pid {held.pid}" in rerun.stdout
+    assert "moved unfinished checkpoint files ckpt-2_temp" in rerun.stdout
+    assert "warm start of bert2bert" in rerun.stdout and "resumed" not in rerun.stdout
+    assert "ckpt-2_temp" not in os.listdir(model_dir)
+    assert_same_weights(final_weights(model_dir, 4), straight, atol=1e-6)
+
+
+def test_lost_checkpoint_list_resumes_without_touching_checkpoints(straight, tmp_path):
+    model_dir = str(tmp_path / "run")
+    proc = subprocess.Popen([sys.executable, "-m", "bert2bert.cli", "train", "--config", SMOKE,
+                             "--model_dir", model_dir, *SETS], cwd=REPO,
+                            env=dict(os.environ, **ENV), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 300
+        while not os.path.exists(os.path.join(model_dir, "ckpt-2.index")):
+            assert proc.poll() is None and time.time() < deadline, "no first checkpoint"
+            time.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    if os.path.exists(os.path.join(model_dir, "checkpoint")):
+        os.remove(os.path.join(model_dir, "checkpoint"))
+    before = checksums(model_dir)
+    newest = max(int(n[5:-6]) for n in before if n.endswith(".index"))
+    rerun = run_cli(["train", "--config", SMOKE, "--model_dir", model_dir, *SETS], ENV)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert f"resumed from {os.path.join(model_dir, f'ckpt-{newest}')} at step {newest}" in \
+        rerun.stdout
+    after = checksums(model_dir)
+    assert {k: after.get(k) for k in before} == before  # not a byte changed
+    assert_same_weights(final_weights(model_dir, 4), straight, atol=1e-6)
+
+
+def test_disk_full_during_a_save_then_the_next_run_resumes(tmp_path, monkeypatch, capsys):
+    from tensorflow.python.ops import gen_io_ops
+
+    from bert2bert.training.loop import train
+
+    model_dir = str(tmp_path / "run")
+    real_merge = gen_io_ops.merge_v2_checkpoints
+
+    def merge(prefixes, prefix, **kwargs):  # the shards are written; the disk fills
+        if prefix.numpy().decode().endswith("ckpt-4"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_merge(prefixes, prefix, **kwargs)
+
+    monkeypatch.setattr(gen_io_ops, "merge_v2_checkpoints", merge)
+    assert main(["train", "--config", SMOKE, "--model_dir", model_dir, *SETS]) == 2
+    line = last_error_line(capsys.readouterr().err)
+    assert "ckpt-4" in line and "No space left on device" in line and "ckpt-2 is intact" in line
+    names = os.listdir(model_dir)
+    assert "ckpt-2.index" in names and not [n for n in names if n.startswith("ckpt-4")]
+    kept = checksums(model_dir)
+    monkeypatch.undo()
+
+    result = train(load_config(SMOKE, QUICK), model_dir, progress=False)
+    assert (result.start_step, result.final_step) == (2, 4)
+    assert f"resumed from {os.path.join(model_dir, 'ckpt-2')} at step 2" in capsys.readouterr().out
+    assert checksums(model_dir)["ckpt-2.index"] == kept["ckpt-2.index"]
+
+    # A plain rerun of the same command is a resume, never refused; a changed config is.
+    assert main(["train", "--config", SMOKE, "--model_dir", model_dir, *SETS]) == 0
+    before = everything(model_dir)
+    assert main(["train", "--config", SMOKE, "--model_dir", model_dir, *SETS,
+                 "--set", "optimizer.learning_rate=0.001"]) == 2
+    line = last_error_line(capsys.readouterr().err)
+    assert "optimizer.learning_rate: 0.0003 -> 0.001" in line and "--overwrite" in line
+    assert everything(model_dir) == before
+    # A longer run is a resume that updates the saved config (continuous eval reads it).
+    assert main(["train", "--config", SMOKE, "--model_dir", model_dir, *SETS,
+                 "--set", "train.train_steps=5"]) == 0
+    assert load_config(os.path.join(model_dir, "config.yaml")).train.train_steps == 5
+
+
+def test_train_refuses_a_foreign_directory(tmp_path, capsys):
+    model_dir = tmp_path / "mine"
+    model_dir.mkdir()
+    (model_dir / "config.yaml").write_text("model: {variant: bert2bert}  # hand-written\n")
+    (model_dir / "notes.txt").write_text("do not lose\n")
+    before = everything(str(model_dir))
+    assert main(["train", "--config", SMOKE, "--model_dir", str(model_dir), *SETS]) == 2
+    line = last_error_line(capsys.readouterr().err)
+    assert "config.yaml, notes.txt" in line and "--overwrite" in line
+    assert everything(str(model_dir)) == before
+    assert main(["train", "--config", SMOKE, "--model_dir", str(model_dir), *SETS,
+                 "--set", "train.train_steps=1", "--overwrite"]) == 0
+    assert (model_dir / "notes.txt").read_text() == "do not lose\n"
+    assert "ckpt-1.index" in os.listdir(model_dir)
+
+
+def test_stale_lock_of_a_dead_process_is_taken_over(tmp_path, capsys):
+    import json
+    import socket
+
+    from bert2bert.training import run_lock
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (tmp_path / run_lock.LOCK_FILE).write_text(json.dumps(
+        {"pid": dead.pid, "host": socket.gethostname(), "since": time.time()}))
+    lock = run_lock.acquire(str(tmp_path))
+    assert f"taking over the stale lock of {tmp_path}: pid {dead.pid}" in capsys.readouterr().out
+    assert json.loads((tmp_path / run_lock.LOCK_FILE).read_text())["pid"] == os.getpid()
+    assert run_lock.acquire(str(tmp_path)) is lock  # the same process shares its lock
+    lock.release()
+    assert not (tmp_path / run_lock.LOCK_FILE).exists()  # released: nothing left
