@@ -11,10 +11,15 @@ the input reading and the output format both clients share.
     printf 'source\\ttarget\\n' | python client_grpc.py --signature score
 
 Options, input and output are those of client_rest.py (see its docstring): one output
-line per input line. Exit status: 0 on success, 1 when the server answers with an
+line per input line. As there, the server is not trusted: --timeout is the call's
+deadline, --max_response_bytes the largest message accepted, and each output tensor's
+dtype, rank and declared size are checked against the values it holds before it is
+turned into an array. Exit status: 0 on success, 1 when the server answers with an
 error or cannot be reached in time (gRPC status and the server's message on stderr),
-2 for bad arguments or input, 3 when tensorflow-serving-api is not installed.
+2 for bad arguments or input, or a malformed answer, 3 when tensorflow-serving-api is
+not installed.
 """
+import math
 import os
 import sys
 
@@ -26,8 +31,6 @@ MISSING_PACKAGE = (
     "tensorflow): pip install \"tensorflow-serving-api==2.20.*\" (the release matching "
     "your tensorflow). Without it, use client_rest.py, which needs only the standard "
     "library. ({error})")
-
-MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
 
 def import_grpc_modules():
@@ -56,7 +59,7 @@ INPUT_DTYPES = {"inputs": "string", "sources": "string", "targets": "string",
 
 def _to_python(value):
     """An output ndarray as nested lists; bytes (DT_STRING) become text."""
-    if hasattr(value, "tolist"):
+    if hasattr(value, "tolist"):  # numpy
         value = value.tolist()
     if isinstance(value, list):
         return [_to_python(v) for v in value]
@@ -65,12 +68,44 @@ def _to_python(value):
     return value
 
 
+# Output name -> its dtype in the bert2bert signatures, and the TensorProto field for it.
+OUTPUT_TENSORS = {"outputs": ("string", "string_val"), "scores": ("float32", "float_val"),
+                  "log_likelihood": ("float32", "float_val"), "num_tokens": ("int32", "int_val")}
+
+
+def output_rows(name, proto, tf):
+    """Output tensor `proto` as nested lists. Its dtype, rank and declared size are checked
+    first: tf.make_ndarray would fill a huge declared shape from a single value. The values
+    held are bounded by the message size limit, so the declared size is too."""
+    dtype_name, field = OUTPUT_TENSORS[name]
+    dtype = getattr(tf, dtype_name)
+    if proto.dtype != dtype.as_datatype_enum:
+        try:
+            got = tf.as_dtype(proto.dtype).name
+        except TypeError:
+            got = f"DataType {proto.dtype}"
+        raise common.BadResponse(f"output {name!r} has dtype {got}, not {dtype_name}")
+    shape = [dim.size for dim in proto.tensor_shape.dim]
+    if proto.tensor_shape.unknown_rank or len(shape) > 2 or min(shape, default=0) < 0:
+        raise common.BadResponse(f"output {name!r} has shape {shape[:10]}")
+    size = math.prod(shape)
+    held = (len(proto.tensor_content) / dtype.size if proto.tensor_content and dtype.size
+            else len(getattr(proto, field)))
+    if held != size:
+        raise common.BadResponse(f"output {name!r} has shape {shape} ({size} values) but "
+                                 f"holds {held:g} values")
+    try:
+        return _to_python(tf.make_ndarray(proto))
+    except (TypeError, ValueError) as err:
+        raise common.BadResponse(f"output {name!r} cannot be read: {err}")
+
+
 def make_predictor(args):
     grpc, predict_pb2, prediction_service_pb2_grpc, tf = import_grpc_modules()
     target = grpc_target(args.server)
     channel = grpc.insecure_channel(target, options=[
-        ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-        ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)])
+        ("grpc.max_send_message_length", common.DEFAULT_MAX_RESPONSE_BYTES),  # requests
+        ("grpc.max_receive_message_length", args.max_response_bytes)])
     stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
 
     def predict(inputs):
@@ -94,8 +129,8 @@ def make_predictor(args):
                     f"no answer from {target} within {args.timeout:g} s (--timeout): {details}")
             name = code.name if code is not None else "error"
             raise common.ClientError(f"gRPC {name} from {target}: {details}")
-        return {name: _to_python(tf.make_ndarray(proto))
-                for name, proto in response.outputs.items()}
+        return {name: output_rows(name, proto, tf)
+                for name, proto in response.outputs.items() if name in OUTPUT_TENSORS}
 
     return predict
 

@@ -25,16 +25,27 @@ With --format jsonl each line is a JSON object instead, with the exact strings a
 scores. In text format, tabs and line breaks inside an output become spaces, so
 that output line i always belongs to input line i.
 
+The server is not trusted: each request (connecting, sending, every byte of the answer)
+must end within --timeout seconds in total, the answer may not exceed
+--max_response_bytes, its shape and types are checked before use, and control
+characters in what the server sent (ESC, C1, ...) are printed as \\uXXXX escapes.
+
 Exit status: 0 on success, 1 when the server answers with an error or cannot be
 reached in time (the message, with the HTTP status and the server's own error text,
-goes to stderr), 2 for bad arguments or input.
+goes to stderr), 2 for bad arguments or input, or a malformed answer (BadResponse).
+Every error is one line on stderr.
 """
 import argparse
 import base64
+import http.client
+import io
 import json
 import os
+import re
+import reprlib
 import socket
 import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -44,6 +55,8 @@ SIGNATURES = ("serving_default", "beam_search", "score")
 DEFAULT_ALPHA = 0.6
 DEFAULT_MAX_LENGTH = 128
 DEFAULT_MIN_LENGTH = 0
+DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+READ_CHUNK_BYTES = 64 * 1024
 
 
 class ClientError(Exception):
@@ -52,6 +65,24 @@ class ClientError(Exception):
     def __init__(self, message, status=1):
         super().__init__(message)
         self.status = status
+
+
+class BadResponse(ClientError):
+    """The server's answer is malformed: not the protocol, shape, type or size expected."""
+
+    def __init__(self, message):
+        super().__init__(message, status=2)
+
+
+# C0 and C1 control characters (ESC, CSI, OSC, BEL ... which a terminal acts on), the
+# Unicode line separators and lone surrogates; not tab, the text format's separator.
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+
+def printable(text):
+    """`text` with control characters written as \\uXXXX: inert in a terminal, and in JSON
+    text the same escape, so that JSON lines keep their exact value."""
+    return _CONTROL.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
 # ---------------------------------------------------------------------------------
@@ -79,7 +110,9 @@ def build_parser(description, default_server, server_help):
     parser.add_argument("--batch_size", type=int, default=16,
                         help="input lines per request (default 16; 1 for interactive use)")
     parser.add_argument("--timeout", type=float, default=120.0,
-                        help="seconds to wait for each request (default 120)")
+                        help="seconds for each whole request, answer included (default 120)")
+    parser.add_argument("--max_response_bytes", type=int, default=DEFAULT_MAX_RESPONSE_BYTES,
+                        help="largest answer accepted (default 64 MiB)")
     parser.add_argument("--format", choices=("text", "jsonl"), default="text",
                         help="text: tab-separated lines; jsonl: one JSON object per input line")
     return parser
@@ -101,6 +134,8 @@ def parse_args(parser, argv):
         parser.error("--batch_size must be at least 1")
     if args.timeout <= 0:
         parser.error("--timeout must be positive")
+    if args.max_response_bytes < 1:
+        parser.error("--max_response_bytes must be positive")
     return args
 
 
@@ -156,40 +191,82 @@ def _one_line(text):
     return text.replace("\r\n", " ").replace("\n", " ").replace("\r", " ").replace("\t", " ")
 
 
-def _check_rows(outputs, names, count):
-    for name in names:
-        if name not in outputs:
-            raise ClientError(f"the server's answer has no output {name!r} "
-                              f"(it has: {', '.join(sorted(outputs)) or 'none'})")
-        if len(outputs[name]) != count:
-            raise ClientError(f"the server returned {len(outputs[name])} rows of {name!r} "
-                              f"for {count} inputs")
+def _text_field(text):
+    return printable(_one_line(text))
+
+
+def _jsonl(value):
+    return printable(json.dumps(value, ensure_ascii=False))
+
+
+def _column(outputs, name, count):
+    """The rows of output `name`, which must be a list of `count` rows."""
+    if name not in outputs:
+        have = ", ".join(sorted(map(str, outputs)))
+        raise BadResponse(f"the server's answer has no output {name!r} "
+                          f"(it has: {reprlib.repr(have) if have else 'none'})")
+    rows = outputs[name]
+    if not isinstance(rows, list):
+        raise BadResponse(f"output {name!r} is {reprlib.repr(rows)}, not a list of rows")
+    if len(rows) != count:
+        raise BadResponse(f"the server returned {len(rows)} rows of {name!r} for {count} inputs")
+    return rows
+
+
+def _row(value, name):
+    if not isinstance(value, list):
+        raise BadResponse(f"a row of {name!r} is {reprlib.repr(value)}, not a list")
+    return value
+
+
+# kind -> (the types accepted, the conversion)
+_KINDS = {"text": (str, str), "number": ((int, float), float), "integer": (int, int)}
+
+
+def _cell(value, kind, name):
+    """One value of output `name` as `kind` (text, number or integer); REST's
+    {"b64": ...} wrapping of non-UTF-8 strings is undone here."""
+    if kind == "text" and isinstance(value, dict) and list(value) == ["b64"]:
+        try:
+            return base64.b64decode(value["b64"], validate=True).decode("utf-8", "replace")
+        except (TypeError, ValueError) as err:  # binascii.Error is a ValueError
+            raise BadResponse(f"a value of {name!r} is not base64: {err}")
+    types, convert = _KINDS[kind]
+    if isinstance(value, types) and not isinstance(value, bool):
+        try:
+            return convert(value)
+        except OverflowError:  # an integer too large for a float
+            pass
+    raise BadResponse(f"a value of {name!r} is {reprlib.repr(value)}, not {kind}")
 
 
 def format_outputs(signature, outputs, count, fmt):
-    """One printable line per input from the signature's outputs (name -> list of rows)."""
+    """One printable line per input from the signature's outputs (name -> list of rows);
+    BadResponse unless the outputs have the signature's names, row count and types."""
     lines = []
     if signature == "serving_default":
-        _check_rows(outputs, ["outputs"], count)
-        for text in outputs["outputs"]:
-            lines.append(json.dumps({"output": text}, ensure_ascii=False)
-                         if fmt == "jsonl" else _one_line(text))
+        for text in _column(outputs, "outputs", count):
+            text = _cell(text, "text", "outputs")
+            lines.append(_jsonl({"output": text}) if fmt == "jsonl" else _text_field(text))
     elif signature == "beam_search":
-        _check_rows(outputs, ["outputs", "scores"], count)
-        for texts, scores in zip(outputs["outputs"], outputs["scores"]):
+        for texts, scores in zip(_column(outputs, "outputs", count),
+                                 _column(outputs, "scores", count)):
+            texts = [_cell(text, "text", "outputs") for text in _row(texts, "outputs")]
+            scores = [_cell(score, "number", "scores") for score in _row(scores, "scores")]
             if len(texts) != len(scores):
-                raise ClientError(f"{len(texts)} hypotheses but {len(scores)} scores in a row")
+                raise BadResponse(f"{len(texts)} hypotheses but {len(scores)} scores in a row")
             if fmt == "jsonl":
-                lines.append(json.dumps({"outputs": list(texts), "scores": [float(s) for s in scores]},
-                                        ensure_ascii=False))
+                lines.append(_jsonl({"outputs": texts, "scores": scores}))
             else:
-                lines.append("\t".join(f"{float(score):.4f}\t{_one_line(text)}"
+                lines.append("\t".join(f"{score:.4f}\t{_text_field(text)}"
                                        for text, score in zip(texts, scores)))
     else:
-        _check_rows(outputs, ["log_likelihood", "num_tokens"], count)
-        for value, tokens in zip(outputs["log_likelihood"], outputs["num_tokens"]):
-            lines.append(json.dumps({"log_likelihood": float(value), "num_tokens": int(tokens)})
-                         if fmt == "jsonl" else f"{float(value):.4f}\t{int(tokens)}")
+        for value, tokens in zip(_column(outputs, "log_likelihood", count),
+                                 _column(outputs, "num_tokens", count)):
+            value = _cell(value, "number", "log_likelihood")
+            tokens = _cell(tokens, "integer", "num_tokens")
+            lines.append(_jsonl({"log_likelihood": value, "num_tokens": tokens})
+                         if fmt == "jsonl" else f"{value:.4f}\t{tokens}")
     return lines
 
 
@@ -210,8 +287,8 @@ def main_with(parser, argv, make_predict):
     args = parse_args(parser, argv)
     try:
         run(args, make_predict(args))
-    except ClientError as err:
-        sys.stderr.write(f"{prog}: error: {err}\n")
+    except ClientError as err:  # one line, whatever the server put in the message
+        sys.stderr.write(f"{prog}: error: {printable(str(err))}\n")
         return err.status
     except KeyboardInterrupt:
         return 130
@@ -236,56 +313,132 @@ def predict_url(server, model, version=None, label=None):
     return url + ":predict"
 
 
-def _decode(value):
-    """JSON values of an output back to Python: {"b64": ...} strings become text."""
-    if isinstance(value, list):
-        return [_decode(v) for v in value]
-    if isinstance(value, dict) and set(value) == {"b64"}:
-        return base64.b64decode(value["b64"]).decode("utf-8", "replace")
-    return value
+def _time_left(deadline):
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise socket.timeout("timed out")
+    return left
 
 
-def _server_message(body):
+class _DeadlineReader(io.RawIOBase):
+    """The socket stream under an HTTP answer; each read may only take the time left until
+    `deadline` (time.monotonic()), so a server that drips bytes cannot outlast it."""
+
+    def __init__(self, raw, sock, deadline):
+        super().__init__()
+        self.raw, self.sock, self.deadline = raw, sock, deadline
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        self.sock.settimeout(_time_left(self.deadline))
+        return self.raw.readinto(buffer)
+
+    def close(self):
+        self.raw.close()
+        super().close()
+
+
+class _DeadlineHandler(urllib.request.HTTPHandler, urllib.request.HTTPSHandler):
+    """urllib's http and https handlers (proxies and all) with connecting, sending and every
+    read of the answer (status line, headers, body) ending by one deadline."""
+
+    def __init__(self, deadline):
+        super().__init__()
+        self.deadline = deadline
+
+    def do_open(self, http_class, request, **kwargs):
+        deadline = self.deadline
+
+        class Response(http.client.HTTPResponse):
+            def __init__(self, sock, *args, **kw):
+                super().__init__(sock, *args, **kw)
+                self.fp = io.BufferedReader(_DeadlineReader(self.fp.detach(), sock, deadline))
+
+        class Connection(http_class):
+            response_class = Response
+
+            def connect(self):
+                super().connect()
+                self.sock.settimeout(_time_left(deadline))  # for sending the request
+
+        return super().do_open(Connection, request, **kwargs)
+
+
+def _read_body(response, limit, url):
+    """The body, read in chunks; BadResponse as soon as it is known to exceed `limit` bytes."""
+    declared = response.headers.get("Content-Length", "").strip()
+    body = bytearray()
+    if not (declared.isdigit() and int(declared) > limit):
+        while len(body) <= limit:
+            chunk = response.read(min(READ_CHUNK_BYTES, limit + 1 - len(body)))
+            if not chunk:
+                return body
+            body += chunk
+    raise BadResponse(f"the HTTP {response.getcode()} answer from {url} is larger than "
+                      f"{limit} bytes (--max_response_bytes)")
+
+
+def _server_message(body, limit=500):
+    """The text of an {"error": ...} answer, else the start of the body."""
     try:
         answer = json.loads(body)
         if isinstance(answer, dict) and "error" in answer:
-            return str(answer["error"])
-    except ValueError:
+            body = str(answer["error"])
+    except (ValueError, RecursionError):
         pass
-    return body.strip()
+    body = body.strip()
+    return body[:limit] + " ..." if len(body) > limit else body
 
 
-def rest_predict(url, signature, inputs, timeout):
-    """POST one columnar predict request; returns {output name: list of rows}."""
+def _parse_outputs(raw, url):
+    """{output name: rows} of a 200 answer's JSON, still to be checked by format_outputs."""
+    try:
+        answer = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError) as err:  # UnicodeDecodeError is a ValueError
+        raise BadResponse(f"{url} did not answer with JSON: {err}: {bytes(raw[:100])!r}")
+    outputs = answer.get("outputs") if isinstance(answer, dict) else None
+    if outputs is None:
+        raise BadResponse(f"{url} answered without 'outputs': {reprlib.repr(answer)}")
+    # TF Serving's columnar answer is the bare list when the signature has one output.
+    return outputs if isinstance(outputs, dict) else {"outputs": outputs}
+
+
+def rest_predict(url, signature, inputs, timeout, max_bytes=DEFAULT_MAX_RESPONSE_BYTES):
+    """POST one columnar predict request; returns {output name: rows}. The whole exchange
+    must end within `timeout` seconds, and the answer fit in `max_bytes`."""
     body = json.dumps({"signature_name": signature, "inputs": inputs},
                       ensure_ascii=False).encode("utf-8")
     request = urllib.request.Request(url, data=body, method="POST", headers={
         "Content-Type": "application/json; charset=utf-8", "Accept": "application/json"})
+    deadline = time.monotonic() + timeout
+    late = f"no answer from {url} within {timeout:g} s (--timeout)"
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            raw = response.read()
-    except urllib.error.HTTPError as err:
-        message = _server_message(err.read().decode("utf-8", "replace")) or err.reason
-        raise ClientError(f"HTTP {err.code} {err.reason} from {url}: {message}")
+        try:
+            response = urllib.request.build_opener(_DeadlineHandler(deadline)).open(
+                request, timeout=timeout)
+        except urllib.error.HTTPError as err:  # the answer to a 4xx/5xx status, read alike
+            response = err
+        with response:
+            status, reason = response.getcode(), response.reason
+            raw = _read_body(response, max_bytes, url)
+    except http.client.InvalidURL as err:
+        raise ClientError(f"bad --server: {err}", status=2)
     except urllib.error.URLError as err:
         if isinstance(err.reason, (TimeoutError, socket.timeout)):
-            raise ClientError(f"no answer from {url} within {timeout:g} s (--timeout)")
+            raise ClientError(late)
         raise ClientError(f"cannot reach {url}: {err.reason}")
     except (TimeoutError, socket.timeout):  # the same class from Python 3.10 on
-        raise ClientError(f"no answer from {url} within {timeout:g} s (--timeout)")
-    except (ConnectionError, OSError) as err:
+        raise ClientError(late)
+    except OSError as err:  # a ConnectionError, e.g. http.client.RemoteDisconnected
         raise ClientError(f"connection to {url} failed: {err}")
-    try:
-        answer = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as err:
-        raise ClientError(f"{url} did not answer with JSON: {err}: {raw[:200]!r}")
-    if not isinstance(answer, dict) or "outputs" not in answer:
-        raise ClientError(f"{url} answered without 'outputs': {str(answer)[:200]}")
-    outputs = answer["outputs"]
-    # TF Serving's columnar answer is the bare list when the signature has one output.
-    if not isinstance(outputs, dict):
-        outputs = {"outputs": outputs}
-    return {name: _decode(rows) for name, rows in outputs.items()}
+    except (http.client.HTTPException, ValueError) as err:
+        raise BadResponse(f"{url} did not answer in HTTP: {type(err).__name__}: {err}")
+    if status != 200:
+        message = _server_message(raw.decode("utf-8", "replace")) or reason
+        raise ClientError(f"HTTP {status} {reason} from {url}: {message}")
+    return _parse_outputs(raw, url)
 
 
 def main(argv=None):
@@ -295,7 +448,8 @@ def main(argv=None):
 
     def make_predict(args):
         url = predict_url(args.server, args.model, args.version, args.label)
-        return lambda inputs: rest_predict(url, args.signature, inputs, args.timeout)
+        return lambda inputs: rest_predict(url, args.signature, inputs, args.timeout,
+                                           args.max_response_bytes)
 
     return main_with(parser, argv, make_predict)
 

@@ -6,11 +6,14 @@ They speak just enough of TF Serving's protocols for the clients in export/:
         {"outputs": {name: [...]}} for several, and {"error": "..."} with HTTP 400/404
         like the real server.
   gRPC  tensorflow.serving.PredictionService/Predict (needs tensorflow-serving-api).
-Both listen on 127.0.0.1 only and record each request they get.
+Both listen on 127.0.0.1 only and record each request they get. For the clients' safety
+tests, HostileRestServer answers with whatever bytes it is given, and FakeGrpcServer
+can answer with any PredictResponse instead of the model's.
 """
 import base64
 import json
 import re
+import socket
 import threading
 import time
 from concurrent import futures
@@ -149,10 +152,80 @@ class FakeRestServer:
         self.thread.join(timeout=10)
 
 
-class FakeGrpcServer:
-    """PredictionService over the same backend; needs grpcio and tensorflow-serving-api."""
+def _read_request(conn):
+    """Reads one HTTP request: headers, then Content-Length bytes. False on early EOF."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return False
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", head)
+    missing = int(length.group(1)) - len(body) if length else 0
+    while missing > 0:
+        chunk = conn.recv(min(missing, 65536))
+        if not chunk:
+            return False
+        missing -= len(chunk)
+    return True
 
-    def __init__(self, backend):
+
+class HostileRestServer:
+    """An HTTP server that reads each request, then sends the byte strings that
+    `answer()` yields, as they come (the generator may sleep between them), and closes
+    the connection. `sent` counts the bytes the socket accepted. Every loop is bounded:
+    answers are finite, and stop early when the client hangs up or the server stops."""
+
+    def __init__(self, answer):
+        self.answer = answer
+        self.sent = 0
+        self.stopping = threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.1)  # so that the accept loop sees `stopping`
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.threads = [threading.Thread(target=self._accept, daemon=True)]
+
+    def _accept(self):
+        while not self.stopping.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except socket.timeout:
+                continue
+            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            self.threads.append(thread)
+            thread.start()
+
+    def _serve(self, conn):
+        with conn:
+            conn.settimeout(10)
+            try:
+                if not _read_request(conn):
+                    return
+                for chunk in self.answer():
+                    if self.stopping.is_set():
+                        break
+                    conn.sendall(chunk)
+                    self.sent += len(chunk)
+            except OSError:
+                pass  # the client hung up: what most of these tests expect
+
+    def __enter__(self):
+        self.threads[0].start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopping.set()
+        for thread in list(self.threads):
+            thread.join(timeout=10)
+        self.listener.close()
+
+
+class FakeGrpcServer:
+    """PredictionService over the same backend; needs grpcio and tensorflow-serving-api.
+    With `respond`, Predict returns respond(request, context) (a PredictResponse) instead."""
+
+    def __init__(self, backend, respond=None):
         import grpc
         from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
@@ -160,6 +233,8 @@ class FakeGrpcServer:
 
         class Servicer(prediction_service_pb2_grpc.PredictionServiceServicer):
             def Predict(self, request, context):
+                if respond is not None:
+                    return respond(request, context)
                 spec = request.model_spec
                 inputs = {name: tf.make_ndarray(proto).tolist()
                           for name, proto in request.inputs.items()}

@@ -174,6 +174,15 @@ def test_compose_mounts_what_the_flags_name():
             assert os.path.exists(os.path.join(EXPORT, source)), source
 
 
+def test_compose_publishes_on_loopback_only():
+    """TF Serving has no authentication: its ports are for this machine only."""
+    ports = _compose_service()["ports"]
+    assert ports
+    for port in ports:
+        host_ip, _, rest = str(port).partition(":")
+        assert host_ip == "127.0.0.1" and rest.count(":") == 1, port
+
+
 # ---------------------------------------------------------------- README.md
 
 def test_readme_covers_serving():
