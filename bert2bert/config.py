@@ -75,7 +75,9 @@ class ModelConfig:
     decoder_checkpoint: Optional[str] = None
     # Vocabulary for random sides that share none with a checkpoint (e.g. rnd2rnd).
     vocab_checkpoint: Optional[str] = None
-    dtype_policy: Literal["float32", "mixed_bfloat16", "mixed_float16"] = "float32"
+    # "auto": mixed_bfloat16 where bfloat16 is native (TPU, GPUs of compute capability >= 8.0,
+    # CPUs with AMX-BF16 or AVX512-BF16), float32 elsewhere (bert2bert.precision).
+    dtype_policy: Literal["auto", "float32", "mixed_bfloat16", "mixed_float16"] = "auto"
 
 
 @dataclasses.dataclass

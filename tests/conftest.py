@@ -1,7 +1,10 @@
-"""Fixtures for every test: float32 policy and fixed seeds."""
+"""Fixtures for every test: float32 policy (also for `auto`) and fixed seeds."""
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# `model.dtype_policy: auto` resolves to float32 in tests on every CPU (the numeric parity
+# tests compare float32 results); the decision itself is tested in test_precision.py.
+os.environ["BERT2BERT_NATIVE_BF16"] = "0"
 
 import keras  # noqa: E402
 import pytest  # noqa: E402

@@ -9,6 +9,7 @@ from bert2bert.config import ModelConfig, config_from_dict
 from bert2bert.models.loss import masked_cross_entropy
 from bert2bert.models.specs import ModelSpec, resolve
 from bert2bert.models.stacks import TransformerStack
+from bert2bert.precision import resolve_dtype_policy
 
 INPUT_KEYS = ("encoder_token_ids", "encoder_padding_mask",
               "decoder_token_ids", "decoder_padding_mask")
@@ -53,6 +54,9 @@ class Seq2SeqModel(keras.Model):
     def __init__(self, config, label_smoothing=0.0, **kwargs):
         if isinstance(config, dict):
             config = config_from_dict({"model": config}).model
+        if config.dtype_policy == "auto":  # decided once, from this machine's hardware
+            config = dataclasses.replace(
+                config, dtype_policy=resolve_dtype_policy(config.dtype_policy).policy)
         self.model_config: ModelConfig = config
         self.label_smoothing = label_smoothing
         kwargs.setdefault("dtype", config.dtype_policy)

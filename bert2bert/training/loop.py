@@ -21,10 +21,11 @@ import tensorflow as tf
 from bert2bert.checkpoints.vocabulary import tokenizer_from_spec, vocabulary_specs
 from bert2bert.config import Config
 from bert2bert.data import make_dataset
+from bert2bert.precision import resolve_dtype_policy
 from bert2bert.models import build_model
-from bert2bert.models.loss import masked_cross_entropy_sum
 from bert2bert.training import files, run_dir, run_lock
 from bert2bert.training.optimizer import build_optimizer
+from bert2bert.training.step import TrainStep, make_train_step  # noqa: F401 (public)
 from bert2bert.training.strategy import is_chief, resolve_strategy
 
 log = logging.getLogger("bert2bert")
@@ -41,6 +42,7 @@ class TrainResult:
     final_step: int
     last_loss: float
     losses: list
+    skipped_updates: int = 0  # mixed_float16: updates skipped by loss scaling
 
 
 def seed_states(model):
@@ -108,71 +110,94 @@ def train(config: Config, model_dir: str, strategy_name: str = "default", tpu: O
     strategy = resolve_strategy(strategy_name, tpu)
     chief = is_chief(strategy)
     lock = run_lock.acquire(model_dir) if chief else None  # noqa: F841 - held until return
+    precision = resolve_dtype_policy(config.model.dtype_policy, strategy_name)
+    config = dataclasses.replace(
+        config, model=dataclasses.replace(config.model, dtype_policy=precision.policy))
     config, model, vocab, _ = _prepare_run(config, model_dir, strategy, overwrite)
+    if model.model_config.dtype_policy != precision.policy:  # a resumed run keeps its own
+        precision = resolve_dtype_policy(model.model_config.dtype_policy)
     tcfg = config.train
     hidden = model.spec.decoder.hidden_size
     with strategy.scope():
         optimizer = build_optimizer(config.optimizer, hidden, tcfg.train_steps,
-                                    tcfg.gradient_accumulation_steps, config.model.dtype_policy,
-                                    clip_in_optimizer=False)
+                                    config.model.dtype_policy, clip_in_optimizer=False)
         optimizer.build(model.trainable_variables)
-    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, seeds=seed_states(model))
+    global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
+    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, seeds=seed_states(model),
+                                     step=global_step)
     directory = model_dir if chief else os.path.join(model_dir, f"worker_{_task_id(strategy)}")
     manager, restored = run_dir.open_checkpoints(checkpoint, directory, tcfg.keep_checkpoints)
-    start = int(optimizer.iterations.numpy()) // max(tcfg.gradient_accumulation_steps, 1)
+    start = int(global_step.numpy())  # updates done (also those skipped by loss scaling)
+    if chief:
+        print(precision.line(), flush=True)
+        _record_precision(model_dir, precision)
     if restored:
         print(f"resumed from {restored} at step {start}", flush=True)
     elif save_initial:
         manager.save(checkpoint_number=0)
 
+    accumulation = tcfg.gradient_accumulation_steps
     dataset = datasets_for(config, vocab, "train", tcfg.batch_size, training=True)
-    dataset = dataset.skip(start * tcfg.gradient_accumulation_steps)
-    dist_dataset = strategy.experimental_distribute_dataset(dataset)
-    train_step = make_train_step(model, optimizer, strategy, tcfg.label_smoothing,
-                                 config.optimizer.clip_norm, tcfg.jit_compile)
+    dataset = dataset.skip(start * accumulation)  # micro-batches already consumed
+    iterator = iter(strategy.experimental_distribute_dataset(dataset))
+    train_step = TrainStep(model, optimizer, strategy, tcfg.label_smoothing,
+                           config.optimizer.clip_norm, tcfg.jit_compile, accumulation)
+    loss_scaling = config.model.dtype_policy == "mixed_float16"
 
     writer = tf.summary.create_file_writer(os.path.join(model_dir, "train")) if chief else \
         tf.summary.create_noop_writer()
     end = tcfg.train_steps if stop_after is None else min(tcfg.train_steps, start + stop_after)
     bar = _progress(start, tcfg.train_steps, progress and chief)
-    losses, loss, step = [], float("nan"), start
+    losses, loss, step, skipped = [], float("nan"), start, 0
     last_log, examples = time.time(), 0
-    iterator = iter(dist_dataset)
-    accumulation = max(tcfg.gradient_accumulation_steps, 1)
     while step < end:
-        for _ in range(accumulation):
-            loss_t, grad_norm_t, batch_t = train_step(next(iterator))
-        loss = float(loss_t)
+        result = train_step(iterator)
+        loss, norm = float(result.loss), float(result.gradient_norm)
         step += 1
-        if not math.isfinite(loss):
+        if loss_scaling and bool(result.skipped):
+            skipped += 1  # the loss scale was too high: halved, update skipped
+            bar.write(f"step {step}: gradient not finite under loss scaling; update skipped "
+                      f"({skipped} so far)")
+        elif not (math.isfinite(loss) and math.isfinite(norm)):
             last = manager.latest_checkpoint
             bar.close()
             raise NonFiniteLossError(
-                f"non-finite loss ({loss}) at step {step}; stopped. The last good checkpoint is "
-                f"{last or 'none (no checkpoint was written yet)'}")
+                f"non-finite {'loss' if not math.isfinite(loss) else 'gradient'} "
+                f"({loss if not math.isfinite(loss) else norm}) at step {step}; stopped. The "
+                f"last good checkpoint is {last or 'none (no checkpoint was written yet)'}")
         losses.append(loss)
-        examples += int(batch_t) * accumulation
+        examples += int(result.examples)
         bar.update(1)
         bar.set_postfix(loss=f"{loss:.4f}")
         if step % tcfg.log_every == 0 or step == end:
             elapsed = max(time.time() - last_log, 1e-9)
-            lr = float(_current_lr(optimizer))
+            lr = float(result.learning_rate)
             with writer.as_default(step=step):
                 tf.summary.scalar("loss", loss)
                 tf.summary.scalar("learning_rate", lr)
-                tf.summary.scalar("gradient_norm", float(grad_norm_t))
+                tf.summary.scalar("gradient_norm", norm)
                 tf.summary.scalar("examples_per_second", examples / elapsed)
+                if loss_scaling:
+                    tf.summary.scalar("skipped_updates", skipped)
+                    tf.summary.scalar("loss_scale", float(optimizer.dynamic_scale))
             writer.flush()
             bar.write(f"step {step}/{tcfg.train_steps} loss {loss:.4f} lr {lr:.3g} "
-                      f"grad_norm {float(grad_norm_t):.3g} examples/s {examples / elapsed:.1f}")
+                      f"grad_norm {norm:.3g} examples/s {examples / elapsed:.1f}")
             last_log, examples = time.time(), 0
-        if step % tcfg.checkpoint_every == 0 or step == end:
+        evaluate_now = bool(evaluate_fn is not None and chief and tcfg.eval_every and (
+            step % tcfg.eval_every == 0 or step == end))
+        if step % tcfg.checkpoint_every == 0 or step == end or evaluate_now:
+            global_step.assign(step)
             manager.save(checkpoint_number=step)
-            if evaluate_fn is not None and chief and tcfg.eval_every and (
-                    step % tcfg.eval_every == 0 or step == end):
-                evaluate_fn(model_dir, step)
+        if evaluate_now:
+            evaluate_fn(model_dir, step)
     bar.close()
-    return TrainResult(model_dir, start, step, loss, losses)
+    return TrainResult(model_dir, start, step, loss, losses, skipped)
+
+
+def _record_precision(model_dir: str, precision) -> None:
+    """Writes what dtype policy the run uses and why (`precision.json`)."""
+    files.write_json(os.path.join(model_dir, "precision.json"), precision.to_dict())
 
 
 def _task_id(strategy):
@@ -180,66 +205,8 @@ def _task_id(strategy):
     return getattr(resolver, "task_id", 0)
 
 
-def _current_lr(optimizer):
-    inner = getattr(optimizer, "inner_optimizer", optimizer)
-    lr = inner.learning_rate
-    return lr(inner.iterations) if callable(lr) else lr
-
-
 def _progress(start, total, enabled):
     from tqdm.auto import tqdm
 
     return tqdm(total=total, initial=start, disable=not enabled, desc="train", unit="step",
                 dynamic_ncols=True)
-
-
-def make_train_step(model, optimizer, strategy, label_smoothing=0.0, clip_norm=None,
-                    jit_compile=False):
-    """One step: loss over the global token count; the SUMMED gradient is clipped.
-
-    `jit_compile` compiles the forward and backward pass with XLA (each new batch shape
-    compiles once: use it with static shapes or few bucket lengths)."""
-    variables = model.trainable_variables
-    replicas = strategy.num_replicas_in_sync
-
-    def loss_and_grads(inputs, labels, global_count):
-        with tf.GradientTape() as tape:
-            logits = model(inputs, training=True)
-            total, _ = masked_cross_entropy_sum(labels, logits, inputs["decoder_padding_mask"],
-                                                label_smoothing)
-            loss = total / tf.maximum(global_count, 1.0)
-            scaled = optimizer.scale_loss(loss)  # identity unless mixed_float16
-        # Dense: the norm of IndexedSlices with repeated rows is not the gradient's norm,
-        # and dense sums do not depend on how the batch is split across replicas.
-        return loss, [tf.convert_to_tensor(g) for g in tape.gradient(scaled, variables)]
-
-    if jit_compile:
-        loss_and_grads = tf.function(loss_and_grads, jit_compile=True, reduce_retracing=True)
-
-    def replica_step(batch):
-        inputs, labels = batch
-        count = tf.reduce_sum(tf.cast(inputs["decoder_padding_mask"], tf.float32))
-        ctx = tf.distribute.get_replica_context()
-        global_count = ctx.all_reduce(tf.distribute.ReduceOp.SUM, count)
-        loss, grads = loss_and_grads(inputs, labels, global_count)
-        if clip_norm and replicas > 1:
-            # Sum across replicas first (Keras would clip per replica), clip, then undo
-            # the sum that the optimizer applies again.
-            grads = ctx.all_reduce(tf.distribute.ReduceOp.SUM, grads)
-        grad_norm = tf.linalg.global_norm(grads)
-        if clip_norm:
-            grads, _ = tf.clip_by_global_norm(grads, clip_norm, use_norm=grad_norm)
-            if replicas > 1:
-                grads = [g / replicas for g in grads]
-        optimizer.apply_gradients(zip(grads, variables))
-        return loss, grad_norm, tf.shape(labels)[0]
-
-    @tf.function(reduce_retracing=True)  # batches padded to their longest: shapes vary
-    def step(batch):
-        loss, norm, n = strategy.run(replica_step, args=(batch,))
-        return (strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None),
-                strategy.reduce(tf.distribute.ReduceOp.MEAN, norm, axis=None),
-                strategy.reduce(tf.distribute.ReduceOp.SUM, n, axis=None))
-
-    return step
-

@@ -1,4 +1,4 @@
-"""The optimizer of a config: Adam or AdamW, its schedule, clipping, accumulation, loss scaling."""
+"""The optimizer of a config: Adam or AdamW, its schedule, clipping, loss scaling."""
 import keras
 
 from bert2bert.config import OptimizerConfig
@@ -13,20 +13,18 @@ def learning_rate_schedule(cfg: OptimizerConfig, hidden_size: int, total_steps: 
 
 
 def build_optimizer(cfg: OptimizerConfig, hidden_size: int, total_steps: int,
-                    gradient_accumulation_steps: int = 1, dtype_policy: str = "float32",
-                    clip_in_optimizer: bool = True):
+                    dtype_policy: str = "float32", clip_in_optimizer: bool = True):
     """A Keras optimizer; wrapped in a LossScaleOptimizer under `mixed_float16`.
 
-    Keras clips each replica's gradients before they are summed across replicas;
-    the training loop therefore clips the summed gradient itself and passes
-    `clip_in_optimizer=False`.
+    Keras clips each replica's gradients before they are summed across replicas, and its
+    own gradient accumulation runs the schedule on micro-steps; the training loop
+    (`bert2bert.training.step.TrainStep`) therefore accumulates and clips the summed
+    gradient itself, and passes `clip_in_optimizer=False`.
     """
     schedule = learning_rate_schedule(cfg, hidden_size, total_steps)
     kwargs = dict(learning_rate=schedule, beta_1=cfg.beta_1, beta_2=cfg.beta_2,
                   epsilon=cfg.epsilon,
                   global_clipnorm=cfg.clip_norm if clip_in_optimizer else None)
-    if gradient_accumulation_steps > 1:
-        kwargs["gradient_accumulation_steps"] = gradient_accumulation_steps
     if cfg.name == "adamw":
         optimizer = keras.optimizers.AdamW(weight_decay=cfg.weight_decay, **kwargs)
         optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])

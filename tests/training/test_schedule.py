@@ -40,8 +40,9 @@ def test_build_optimizer_from_config():
     assert isinstance(adam.learning_rate, PaperRsqrtSchedule) or callable(adam._learning_rate)
     adamw = build_optimizer(OptimizerConfig(name="adamw", schedule="linear", learning_rate=1e-4,
                                             weight_decay=0.01, clip_norm=1.0),
-                            hidden_size=64, total_steps=100, gradient_accumulation_steps=2)
+                            hidden_size=64, total_steps=100)
     assert isinstance(adamw, keras.optimizers.AdamW)
-    assert adamw.global_clipnorm == 1.0 and adamw.gradient_accumulation_steps == 2
+    assert adamw.global_clipnorm == 1.0
+    assert not adamw.gradient_accumulation_steps  # accumulation is the training step's job
     scaled = build_optimizer(OptimizerConfig(), 64, 100, dtype_policy="mixed_float16")
     assert isinstance(scaled, keras.optimizers.LossScaleOptimizer)

@@ -4,7 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from bert2bert.config import OptimizerConfig
-from bert2bert.training.loop import make_train_step
+from bert2bert.training.step import make_train_step
 from bert2bert.training.optimizer import build_optimizer
 from tests.helpers import random_inputs, tiny_model
 
@@ -13,7 +13,7 @@ def one_step(jit):
     model = tiny_model("bert2bert", seed=3)
     cfg = OptimizerConfig(name="adamw", schedule="linear", learning_rate=1e-3, warmup_steps=0,
                           scale_by_hidden_size=False)
-    optimizer = build_optimizer(cfg, 32, 100, 1, "float32", clip_in_optimizer=False)
+    optimizer = build_optimizer(cfg, 32, 100, "float32", clip_in_optimizer=False)
     optimizer.build(model.trainable_variables)
     step = make_train_step(model, optimizer, tf.distribute.get_strategy(), clip_norm=1.0,
                            jit_compile=jit)
