@@ -3,6 +3,7 @@ lost `checkpoint` file, a full disk, two trainers at once, foreign files, a chan
 import errno
 import hashlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -42,8 +43,10 @@ def everything(folder):
 
 
 def last_error_line(err):
-    lines = [ln for ln in err.strip().splitlines() if ln.startswith("bert2bert: ")]
-    assert len(lines) == 1 and err.strip().endswith(lines[0]) and "Traceback" not in err, err
+    """The one error line (progress bars aside), no traceback."""
+    lines = [ln[ln.index("bert2bert: "):] for ln in re.split(r"[\r\n]", err)
+             if "bert2bert: " in ln]
+    assert len(lines) == 1 and "Traceback" not in err, err
     return lines[0]
 
 
