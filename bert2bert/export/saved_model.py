@@ -69,11 +69,13 @@ def save_generator(gen: Generator, path: str, metadata: Optional[dict] = None) -
     """Writes `gen` as a SavedModel to `path` (which must not exist yet); returns `path`.
 
     Atomic: everything is written into a hidden temp folder beside `path` and renamed to
-    `path` once complete, so a server watching the parent never sees a partial version."""
+    `path` once complete, so a server watching the parent never sees a partial version
+    (not on object stores such as gs://, where it is written in place)."""
     if tf.io.gfile.exists(path):
         raise FileExistsError(f"{path} exists: export into a new directory (or a new version)")
     started = time.time()
-    tmp = files.temp_name(path)
+    remote = "://" in path
+    tmp = path if remote else files.temp_name(path)
     try:
         tf.saved_model.save(reusable_root(gen), tmp, signatures=gen.signatures())
         files.write_json(os.path.join(tmp, "assets.extra", METADATA), {
@@ -83,11 +85,13 @@ def save_generator(gen: Generator, path: str, metadata: Optional[dict] = None) -
             "decode": dataclasses.asdict(gen.decode),
             "static_shapes": gen.static_shapes,
             **(metadata or {})})
-        if tf.io.gfile.exists(path):
-            raise FileExistsError(f"{path} appeared during the export; not replacing it")
-        os.rename(tmp, path)
+        if not remote:
+            if tf.io.gfile.exists(path):
+                raise FileExistsError(f"{path} appeared during the export; not replacing it")
+            os.rename(tmp, path)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if not remote:
+            shutil.rmtree(tmp, ignore_errors=True)
         raise
     log.info("exported %s in %.0f s", path, time.time() - started)
     return path
@@ -104,7 +108,14 @@ def next_version(base: str) -> str:
 def claimed_version(base: str, version: Optional[int] = None):
     """Yields `base/<version>` (default: the next free one), reserved for this process by an
     exclusive create of `base/.claim-<version>` (released on exit): two exports running at
-    once never take the same number. An explicit `version` that exists is a FileExistsError."""
+    once never take the same number. An explicit `version` that exists is a FileExistsError.
+    Object stores (gs://) get the next number without a claim."""
+    if "://" in base:
+        path = next_version(base) if version is None else os.path.join(base, str(version))
+        if tf.io.gfile.exists(path):
+            raise FileExistsError(f"{path} exists: export into a new directory (or a new version)")
+        yield path
+        return
     os.makedirs(base, exist_ok=True)
     number = version if version is not None else int(os.path.basename(next_version(base)))
     while True:
