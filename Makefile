@@ -3,9 +3,12 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-ANCHOR_PYTHON ?= /tmp/hf-anchor/bin/python  # a venv with torch==2.13.0 and transformers
+# The peer (Hugging Face transformers on PyTorch) lives in its own venv, never in the package's.
+ANCHOR_VENV := .anchor
+ANCHOR_PYTHON ?= $(ANCHOR_VENV)/bin/python
+ANCHOR_STAMP := $(ANCHOR_VENV)/.installed
 
-.PHONY: install demo test test-fast bench clean
+.PHONY: install anchor demo test test-fast bench peer-learning clean
 
 # The stamp is stale whenever setup.py or the Makefile changes.
 $(STAMP): setup.py Makefile
@@ -18,6 +21,15 @@ $(STAMP): setup.py Makefile
 
 install: $(STAMP)
 
+# `make anchor`: the peer's venv for the benchmarks (torch 2.13.0 CPU, transformers 5.24).
+$(ANCHOR_STAMP):
+	@test -x $(ANCHOR_PYTHON) || $(PYTHON) -m venv $(ANCHOR_VENV)
+	$(ANCHOR_PYTHON) -m pip install --quiet torch==2.13.0 transformers==5.24.0 safetensors
+	@touch $(ANCHOR_STAMP)
+	@echo "peer (transformers + torch) installed in $(ANCHOR_VENV)"
+
+anchor: $(ANCHOR_STAMP)
+
 demo: $(STAMP)
 	$(BIN)/bert2bert demo
 
@@ -27,8 +39,11 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest tests -m "not slow"
 
-bench: $(STAMP)
+bench: $(STAMP) $(ANCHOR_STAMP)
 	$(BIN)/python benchmarks/bench_w1.py --compare --anchor-python $(ANCHOR_PYTHON)
 
+peer-learning: $(STAMP) $(ANCHOR_STAMP)
+	$(BIN)/python benchmarks/peer_learning.py --anchor-python $(ANCHOR_PYTHON)
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) $(ANCHOR_VENV) build *.egg-info

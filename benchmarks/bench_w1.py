@@ -6,7 +6,7 @@ target 32, batch 16 for training (AdamW, dropout 0.1 as in the anchor); beam 4, 
 exactly 32 new tokens, batch 8 for decoding. Prints one JSON line, like the anchor:
 
     .venv/bin/python benchmarks/bench_w1.py [--bf16] [--no-xla]
-    .venv/bin/python benchmarks/bench_w1.py --compare --anchor-python /tmp/hf-anchor/bin/python
+    make anchor && .venv/bin/python benchmarks/bench_w1.py --compare   # the peer: .anchor/
 
 `--compare` runs the anchor (`../shared/bench/hf_anchor_bench.py`, in its own venv) and this
 benchmark, each in float32 and bfloat16, in fresh processes one after the other, and prints
@@ -211,7 +211,8 @@ def main():
     p.add_argument("--decode-batch", type=int, default=8)
     p.add_argument("--decode-runs", type=int, default=3)
     p.add_argument("--compare", action="store_true", help="run the anchor and ours, fp32 + bf16")
-    p.add_argument("--anchor-python", default="/tmp/hf-anchor/bin/python",
+    p.add_argument("--anchor-python",
+                   default=os.path.join(os.path.dirname(HERE), ".anchor", "bin", "python"),
                    help="python of the venv with torch==2.13.0 and transformers")
     args = p.parse_args()
     if args.compare:

@@ -12,12 +12,13 @@ at base, large or any custom size.
     >>> bert2bert.count_parameters(model).total > 0
     True
 """
-import importlib as _importlib
 import os as _os
 
 _os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 __version__ = "0.1.0"
+
+from bert2bert.lazy import lazy_exports  # noqa: E402
 
 # Public names and the module that defines each. Loaded on first use, so that
 # `import bert2bert` (and the CLI's start-up) does not pay for TensorFlow.
@@ -38,17 +39,4 @@ _EXPORTS = {
     "bert2bert.decoding": ["beam_search", "greedy_decode", "sample_decode"],
     "bert2bert.export": ["Generator", "export_run", "predict_file", "predict_lines"],
 }
-_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
-__all__ = sorted(_WHERE)
-
-
-def __getattr__(name):
-    if name not in _WHERE:
-        raise AttributeError(f"module 'bert2bert' has no attribute {name!r}")
-    value = getattr(_importlib.import_module(_WHERE[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(list(globals()) + __all__)
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS, globals())

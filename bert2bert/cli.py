@@ -272,7 +272,8 @@ def cmd_demo(args) -> int:
     from bert2bert.demo import run_demo
 
     _logging()
-    summary = run_demo(args.output, args.steps, args.data, args.eval_data, args.set or [])
+    summary = run_demo(args.output, args.steps, args.data, args.eval_data, args.set or [],
+                       budget_minutes=args.minutes)
     worse = [k for k in summary["before"] if k not in summary["improved"]]
     if worse:
         print(f"warning: fine-tuning did not improve {worse}", file=sys.stderr)
@@ -384,7 +385,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="the main job: warm-start MiniLM, fine-tune, evaluate, "
                                     "export, reload and predict, offline")
     p.add_argument("--output", help="directory for everything (default: runs/demo-<time>)")
-    p.add_argument("--steps", type=int, help="fine-tuning steps (default: the demo config's)")
+    p.add_argument("--steps", type=int, help="fine-tuning steps (default: as many as fit "
+                                              "--minutes here, up to the config's train_steps)")
+    p.add_argument("--minutes", type=float, default=6.0,
+                   help="fine-tuning time budget without --steps (default 6)")
     p.add_argument("--data", help="instead of the built-in fusion pairs: tfds:NAME, a .tsv "
                                   "(source<TAB>target) or a .jsonl ({source, target}) file")
     p.add_argument("--eval_data", help="with a --data file: the evaluation file")

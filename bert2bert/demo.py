@@ -12,6 +12,7 @@
 6. reloads the export in a fresh Python process that imports only tensorflow and
    tensorflow_text, and prints its predictions for a few validation sources.
 """
+import dataclasses
 import json
 import os
 import subprocess
@@ -23,6 +24,10 @@ from bert2bert.config import Config, load_config
 from bert2bert.data.preflight import preflight
 from bert2bert.errors import UsageError
 
+# Fine-tuning takes as many updates as fit this budget on the machine at hand (measured), so
+# the whole demo stays well under 15 minutes on 2 cores of any CPU; never fewer than MIN_STEPS.
+TRAIN_MINUTES = 6.0
+MIN_STEPS = 150
 CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs",
                       "experiments", "demo.yaml")
 
@@ -110,13 +115,17 @@ def checked_inputs(output: Optional[str], steps: Optional[int], data: Optional[s
 def run_demo(output: Optional[str] = None, steps: Optional[int] = None,
              data: Optional[str] = None, eval_data: Optional[str] = None,
              overrides: Optional[List[str]] = None, config_path: str = CONFIG,
-             show: int = 5) -> dict:
-    """Runs the six steps; returns a summary dict (also written to OUTPUT/demo.json)."""
+             show: int = 5, budget_minutes: float = TRAIN_MINUTES) -> dict:
+    """Runs the six steps; returns a summary dict (also written to OUTPUT/demo.json).
+
+    Without `steps`, the fine-tuning gets as many updates as fit `budget_minutes` at the
+    update time measured on this machine (between MIN_STEPS and the config's train_steps)."""
     started = time.time()
     config, output = checked_inputs(output, steps, data, eval_data, overrides, config_path)
     from bert2bert.data import load_examples  # the slow imports, once the inputs are good
     from bert2bert.evaluation import evaluate
     from bert2bert.export import export_run
+    from bert2bert.training.calibrate import seconds_per_update, steps_for_budget
     from bert2bert.training.loop import train
 
     model_dir = os.path.join(output, "model")
@@ -128,6 +137,14 @@ def run_demo(output: Optional[str] = None, steps: Optional[int] = None,
     _banner(2, "evaluate the warm-started model (ckpt-0, before fine-tuning)")
     before = evaluate(model_dir, 0)
 
+    if steps is None:  # as many updates as fit the budget on this machine
+        seconds = seconds_per_update(config, model_dir)
+        chosen = steps_for_budget(seconds, budget_minutes, least=MIN_STEPS,
+                                  most=config.train.train_steps)
+        print(f"  fine-tuning budget {budget_minutes:g} min at {seconds:.2f} s/update (measured "
+              f"here) -> {chosen} updates (at most {config.train.train_steps})", flush=True)
+        config = dataclasses.replace(
+            config, train=dataclasses.replace(config.train, train_steps=chosen))
     _banner(3, f"fine-tune {config.train.train_steps} steps of batch {config.train.batch_size} "
                f"on {config.task.name}")
     tic = time.time()
@@ -155,6 +172,7 @@ def run_demo(output: Optional[str] = None, steps: Optional[int] = None,
     summary = {
         "output": os.path.abspath(output), "model_dir": os.path.abspath(model_dir),
         "export": os.path.abspath(export_dir), "steps": result.final_step,
+        "dtype_policy": json.load(open(os.path.join(model_dir, "precision.json"))),
         "train_seconds": round(train_seconds, 1),
         "before": {k: before[k] for k in names}, "after": {k: after[k] for k in names},
         "improved": [k for k in names if after[k] > before[k]],

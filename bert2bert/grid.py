@@ -27,11 +27,14 @@ class Family:
     position_offset: int
     final_layer_norm: bool
     embedding_layer_norm: bool
+    # An encoder input in this vocabulary is wrapped in start/end tokens: [CLS] x [SEP], <s> x </s>.
+    wraps_source: bool = False
 
 
 FAMILIES = {
-    "bert": Family("bert", 30522, 512, 2, 1e-12, True, False, 0, False, True),
-    "roberta": Family("roberta", 50265, 514, 1, 1e-5, False, False, 2, False, True),
+    "bert": Family("bert", 30522, 512, 2, 1e-12, True, False, 0, False, True, wraps_source=True),
+    "roberta": Family("roberta", 50265, 514, 1, 1e-5, False, False, 2, False, True,
+                      wraps_source=True),
     "gpt2": Family("gpt2", 50257, 1024, 0, 1e-5, True, True, 0, True, False),
 }
 

@@ -4,7 +4,7 @@ import os
 
 from tests.helpers import REPO
 
-FLOORS = {"errors": 0, "grid": 0, "config": 1, "precision": 1, "layers": 2, "decoding": 2, "metrics": 2,
+FLOORS = {"errors": 0, "lazy": 0, "grid": 0, "config": 1, "precision": 1, "layers": 2, "decoding": 2, "metrics": 2,
           "models": 3, "text": 3, "checkpoints": 4, "data": 4, "training": 5, "evaluation": 5,
           "export": 6, "demo": 8, "cli": 9}
 

@@ -13,7 +13,7 @@ Using the TFDS names (`load_examples`, `builder_for`, ...) registers the `wikisp
     >>> fuse("Lists are mutable.", "However, tuples are not.")
     'Lists are mutable, but tuples are not.'
 """
-import importlib as _importlib
+from bert2bert.lazy import lazy_exports
 
 # Public names and the module that defines each, loaded on first use: the checks of
 # `bert2bert.data.preflight` and `bert2bert.data.files` run without TensorFlow.
@@ -29,17 +29,4 @@ _EXPORTS = {
                              "load_tsv"],
     "bert2bert.data.tfds_builders": ["builder_for", "own_builder_names", "prepare"],
 }
-_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
-__all__ = sorted(_WHERE)
-
-
-def __getattr__(name):
-    if name not in _WHERE:
-        raise AttributeError(f"module 'bert2bert.data' has no attribute {name!r}")
-    value = getattr(_importlib.import_module(_WHERE[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(list(globals()) + __all__)
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS, globals())

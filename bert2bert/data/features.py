@@ -34,11 +34,14 @@ from typing import Optional, Sequence, Tuple, Union
 
 import tensorflow as tf
 
+from bert2bert import grid
+
 __all__ = ["PairEncoder", "SOURCE_SPECIALS", "batch_examples", "default_bucket_boundaries",
            "featurize", "make_dataset", "pad_ids_of", "source_special_ids"]
 
-# Families whose encoder input is wrapped in start/end tokens.
-SOURCE_SPECIALS = {"bert": True, "roberta": True, "gpt2": False, "sentencepiece": False}
+# Families whose encoder input is wrapped in start/end tokens (bert2bert.grid says which).
+SOURCE_SPECIALS = {**{name: f.wraps_source for name, f in grid.FAMILIES.items()},
+                   "sentencepiece": False}
 
 TOKENIZE_BATCH = 256
 

@@ -159,9 +159,9 @@ def test_corrupted_latest_checkpoint_falls_back(tmp_path, caplog):
 
 
 def test_nan_loss_stops_the_run_and_keeps_the_last_checkpoint(tmp_path, monkeypatch):
-    from bert2bert.training import loop
+    from bert2bert.training import loop, step
 
-    real = loop.masked_cross_entropy_sum
+    real = step.masked_cross_entropy_sum
     calls = tf.Variable(0)
 
     def poisoned(labels, logits, mask, smoothing):
@@ -169,7 +169,7 @@ def test_nan_loss_stops_the_run_and_keeps_the_last_checkpoint(tmp_path, monkeypa
         calls.assign_add(1)
         return tf.where(calls > 3, tf.constant(float("nan")), total), count
 
-    monkeypatch.setattr(loop, "masked_cross_entropy_sum", poisoned)
+    monkeypatch.setattr(step, "masked_cross_entropy_sum", poisoned)
     model_dir = str(tmp_path / "run")
     with pytest.raises(loop.NonFiniteLossError, match=r"non-finite loss \(nan\) at step 4.*ckpt-2"):
         loop.train(load_config(SMOKE, QUICK), model_dir, progress=False)
