@@ -16,6 +16,7 @@ code 2; any other error is an internal error (exit code 1); `--debug` prints its
 """
 import argparse
 import dataclasses
+import glob
 import json
 import os
 import sys
@@ -141,6 +142,9 @@ def cmd_train(args) -> int:
 
 def cmd_evaluate(args) -> int:
     """Decodes a split with a checkpoint of a run and writes predictions and metrics."""
+    from bert2bert.data.preflight import preflight_run
+
+    preflight_run(args.model_dir, [args.split])  # before TensorFlow: a run, and its split
     from bert2bert.evaluation import evaluate, evaluate_continuously
 
     _logging()
@@ -174,7 +178,9 @@ def cmd_score(args) -> int:
 def cmd_inspect(args) -> int:
     """Prints what a checkpoint is: format, config, vocabulary, variables and parameters.
     Reads files only: a SavedModel's graph is never loaded or run (safe on a download)."""
-    from bert2bert.checkpoints import open_checkpoint
+    if not args.path.startswith("package:") and not glob.glob(glob.escape(args.path) + "*"):
+        raise FileNotFoundError(f"{args.path}: no such checkpoint file or directory")
+    from bert2bert.checkpoints import open_checkpoint  # imports TensorFlow: after the check
 
     reader = open_checkpoint(args.path, args.format)
     info = reader.summary()

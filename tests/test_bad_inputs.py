@@ -95,11 +95,7 @@ CASES = [
 # Fast only once `cmd_evaluate` calls `bert2bert.data.preflight.preflight_run` before it imports
 # TensorFlow, and `cmd_inspect` checks the path first (today: one line and exit code 2, after
 # TensorFlow's start-up, and a split not checked before the model is restored).
-WAITING = {"evaluate a non-run directory": "cmd_evaluate does not call preflight_run yet",
-           "evaluate --split nosuchsplit": "cmd_evaluate does not call preflight_run yet",
-           "inspect a missing path": "cmd_inspect imports TensorFlow before checking the path"}
-PARAMS = [pytest.param(*case, id=case[0], marks=[pytest.mark.xfail(reason=WAITING[case[0]])]
-                       if case[0] in WAITING else []) for case in CASES]
+PARAMS = [pytest.param(*case, id=case[0]) for case in CASES]
 
 
 def write_inputs(t: str) -> None:

@@ -157,8 +157,8 @@ class HuggingFaceReader(CheckpointReader):
             return None
         tok_config = os.path.join(path, "tokenizer_config.json")
         if os.path.isfile(tok_config):
-            with open(tok_config, encoding="utf-8") as f:
-                value = json.load(f).get("do_lower_case")
+            raw, value = read_config(tok_config, "Hugging Face tokenizer_config.json",
+                                     lambda r: dict(r).get("do_lower_case"))
             if value is not None:
                 return bool(value)
         return "uncased" in os.path.abspath(path).lower()
