@@ -5,7 +5,6 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from bert2bert import grid
 from bert2bert.config import ModelConfig, config_from_dict
 from bert2bert.models.loss import masked_cross_entropy
 from bert2bert.models.specs import ModelSpec, resolve
@@ -66,9 +65,6 @@ class Seq2SeqModel(keras.Model):
         self.spec: ModelSpec = resolve(config)
         enc_spec, dec_spec, share = self.spec.encoder, self.spec.decoder, self.spec.share
 
-        self._cross_skips_start = bool(
-            enc_spec is not None and config.cross_attention_init == "self_attention"
-            and grid.FAMILIES[enc_spec.vocab].wraps_source)
         self.encoder = None
         if enc_spec is not None:
             self.encoder = TransformerStack(enc_spec, dtype=self.dtype_policy, name="encoder")
@@ -84,22 +80,6 @@ class Seq2SeqModel(keras.Model):
     @property
     def decoder_only(self):
         return self.encoder is None
-
-    def cross_attention_mask(self, source_mask):
-        """[B, 1, S]: the source positions the decoder's cross-attention reads.
-
-        With `cross_attention_init: self_attention` the source's start token ([CLS], <s>) is
-        left out. Its cross-attention copied from self-attention matches the decoder's own
-        start token (same token, same position) with a saturated softmax: at target position 0
-        the decoder then reads only the source's start token, the gradient towards the first
-        source word is ~0, and the first output word never learns to copy (measured: 100% of
-        layer-2 attention on [CLS], position-0 loss 6.2 against 0.01-0.3 elsewhere after 500
-        updates). The encoder's start-token output still reaches every other source position
-        through the encoder's self-attention."""
-        mask = ops.cast(source_mask, "bool")[:, None, :]
-        if self._cross_skips_start:
-            mask = ops.logical_and(mask, (ops.arange(ops.shape(mask)[-1]) > 0)[None, None, :])
-        return mask
 
     # ------------------------------------------------------------------ build
 
@@ -138,8 +118,7 @@ class Seq2SeqModel(keras.Model):
             self_mask = ops.logical_and(causal_mask(ops.shape(dec_ids)[1])[None],
                                         dec_mask[:, None, :])
             hidden = self.decoder(dec_ids, self_mask=self_mask, encoder_output=encoded,
-                                  cross_mask=self.cross_attention_mask(src_mask),
-                                  training=training)
+                                  cross_mask=src_mask[:, None, :], training=training)
         return self.logits(hidden)
 
     def logits(self, hidden, float32_matmul=False):
@@ -183,7 +162,7 @@ class Seq2SeqModel(keras.Model):
             return {
                 "self": self._new_cache(batch, max_target_length),
                 "cross": self.decoder.cross_key_values(encoded),
-                "cross_mask": self.cross_attention_mask(src_mask),
+                "cross_mask": src_mask[:, None, :],
             }
         # gpt: run the prefix once, filling the first S cache positions.
         src_len = ops.shape(encoder_token_ids)[1]
