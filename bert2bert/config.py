@@ -311,6 +311,13 @@ def config_from_dict(data: Dict[str, Any], where: str = "") -> Config:
     return validate(_build(Config, data, "", where), where)
 
 
+def model_config_from_dict(data: Dict[str, Any], where: str = "") -> ModelConfig:
+    """A checked `ModelConfig` alone (a saved model's): types and ranges, but no task lengths
+    to hold against its position tables."""
+    where = f" in {where}" if where else ""
+    return validate(_build(Config, {"model": data}, "", where), where, check_lengths=False).model
+
+
 def load_config(path: Optional[str] = None, overrides: Sequence[str] = ()) -> Config:
     """Loads `path` (with includes), applies `--set` style overrides, checks everything."""
     data = read_yaml(path) if path else {}
@@ -418,9 +425,10 @@ def _length_needs(config: Config):
     return needs
 
 
-def validate(config: Config, where: str = "") -> Config:
-    """Checks every number against `RANGES` and the lengths against the position tables;
-    raises `ConfigError` naming the key and the valid range. Returns `config`."""
+def validate(config: Config, where: str = "", check_lengths: bool = True) -> Config:
+    """Checks every number against `RANGES` and (`check_lengths`) the task's lengths against
+    the position tables; raises `ConfigError` naming the key and the valid range. Returns
+    `config`."""
     for key, value in _numbers(config):
         valid = RANGES.get(key)
         if valid is not None and value not in valid:
@@ -429,7 +437,7 @@ def validate(config: Config, where: str = "") -> Config:
     if decode.max_length is not None and decode.min_length > decode.max_length:
         _fail(where, f"'decode.min_length' is {decode.min_length}; valid range: "
                      f"<= decode.max_length ({decode.max_length})")
-    for what, length, side in _length_needs(config):
+    for what, length, side in _length_needs(config) if check_lengths else ():
         table = position_table(config.model, side)
         if table is not None and length > table:
             _fail(where, f"'{what}' is {length}; valid range: <= {table}, the {side}'s position "

@@ -5,7 +5,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from bert2bert.config import ModelConfig, config_from_dict
+from bert2bert.config import ModelConfig, model_config_from_dict
 from bert2bert.models.loss import masked_cross_entropy
 from bert2bert.models.specs import ModelSpec, resolve
 from bert2bert.models.stacks import TransformerStack
@@ -53,7 +53,7 @@ class Seq2SeqModel(keras.Model):
 
     def __init__(self, config, label_smoothing=0.0, **kwargs):
         if isinstance(config, dict):
-            config = config_from_dict({"model": config}).model
+            config = model_config_from_dict(config)
         if config.dtype_policy == "auto":  # decided once, from this machine's hardware
             config = dataclasses.replace(
                 config, dtype_policy=resolve_dtype_policy(config.dtype_policy).policy)
