@@ -6,6 +6,7 @@
 The timing uses the run's newest checkpoint, its vocabularies and the real `TrainStep` on
 real training batches, in the run's dtype policy; nothing is written to the run directory.
 """
+import dataclasses
 import math
 import statistics
 import time
@@ -14,8 +15,8 @@ import keras
 import tensorflow as tf
 
 from bert2bert.config import Config
-from bert2bert.data import make_dataset
 from bert2bert.training import run_dir
+from bert2bert.training.loop import datasets_for
 from bert2bert.training.optimizer import build_optimizer
 from bert2bert.training.step import TrainStep
 
@@ -31,13 +32,9 @@ def seconds_per_update(config: Config, model_dir: str, warmup: int = 3, timed: i
     step = TrainStep(model, optimizer, tf.distribute.get_strategy(), tcfg.label_smoothing,
                      config.optimizer.clip_norm, tcfg.jit_compile,
                      tcfg.gradient_accumulation_steps)
-    dataset = make_dataset(config.task, "train", trained.source_tokenizer,
-                           trained.target_tokenizer, tcfg.batch_size, training=True,
-                           seed=tcfg.seed, shuffle_buffer=tcfg.shuffle_buffer,
-                           static_shapes=tcfg.static_shapes,
-                           bucket_boundaries="auto" if tcfg.bucket_by_length else None,
-                           data_dir=config.task.data_dir, manual_dir=config.task.manual_dir,
-                           decoder_only=trained.config.model.variant == "gpt")
+    dataset = datasets_for(dataclasses.replace(config, model=trained.config.model),
+                           run_dir.load_vocabularies(model_dir), "train", tcfg.batch_size,
+                           training=True)
     batches = iter(dataset)
     times = []
     for i in range(warmup + timed):
