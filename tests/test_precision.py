@@ -73,3 +73,8 @@ def test_a_run_records_its_choice(tmp_path):
     assert recorded["reason"] == "auto: BERT2BERT_NATIVE_BF16=0"
     saved = load_config(str(tmp_path / "run" / "config.yaml"))
     assert saved.model.dtype_policy == "float32"  # the run keeps what it was trained in
+    longer = load_config(os.path.join(REPO, "configs", "experiments", "smoke.yaml"),
+                         ["train.train_steps=2", "train.batch_size=2",
+                          "task.max_source_length=16", "task.max_target_length=8"])
+    train(longer, str(tmp_path / "run"), progress=False)  # resumed: keeps its first record
+    assert json.load(open(tmp_path / "run" / "precision.json")) == recorded

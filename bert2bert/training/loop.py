@@ -130,7 +130,8 @@ def train(config: Config, model_dir: str, strategy_name: str = "default", tpu: O
     start = int(global_step.numpy())  # updates done (also those skipped by loss scaling)
     if chief:
         print(precision.line(), flush=True)
-        _record_precision(model_dir, precision)
+        if not restored:  # a resumed run keeps the record (and reason) of its first start
+            _record_precision(model_dir, precision)
     if restored:
         print(f"resumed from {restored} at step {start}", flush=True)
     elif save_initial:
