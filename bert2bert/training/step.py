@@ -20,6 +20,7 @@ count real updates.
 """
 import dataclasses
 
+import keras
 import tensorflow as tf
 
 from bert2bert.models.loss import masked_cross_entropy_sum
@@ -64,6 +65,7 @@ class TrainStep:
         self.label_smoothing, self.clip_norm = label_smoothing, clip_norm
         self.accumulation = accumulation
         self.variables = model.trainable_variables
+        self._loss_scaling = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
         self._sums = None
         if accumulation > 1:
             with strategy.scope():  # per-replica accumulators
@@ -92,7 +94,8 @@ class TrainStep:
     # ------------------------------------------------------------------ per replica
 
     def _gradients(self, inputs, labels):
-        """(token-loss sum, token count, gradient of the token-loss sum) of one micro-batch."""
+        """(token-loss sum, token count, dense gradient of the loss-scaled mean token loss) of
+        one micro-batch; `count / loss scale` times it is the gradient of the token-loss sum."""
         with tf.GradientTape() as tape:
             logits = self.model(inputs, training=True)
             total, count = masked_cross_entropy_sum(labels, logits, inputs["decoder_padding_mask"],
@@ -101,15 +104,15 @@ class TrainStep:
             scaled = self.optimizer.scale_loss(total / count)  # identity unless mixed_float16
         # Dense: the norm of IndexedSlices with repeated rows is not the gradient's norm,
         # and dense sums do not depend on how the batch is split across replicas.
-        factor = count / loss_scale_of(self.optimizer)
-        grads = [tf.convert_to_tensor(g) * factor for g in tape.gradient(scaled, self.variables)]
-        return total, count, grads
+        return total, count, [tf.convert_to_tensor(g)
+                              for g in tape.gradient(scaled, self.variables)]
 
     def _replica_accumulate(self, batch):
         inputs, labels = batch
         total, count, grads = self._grads(inputs, labels)
+        weight = count / loss_scale_of(self.optimizer)  # -> gradient of the token-loss sum
         for acc, g in zip(self._sums, grads):
-            acc.assign_add(g)
+            acc.assign_add(g * weight)
         self._tokens.assign_add(count)
         self._loss_sum.assign_add(total)
         return tf.shape(labels)[0]
@@ -117,15 +120,18 @@ class TrainStep:
     def _replica_update(self, batch):
         inputs, labels = batch
         total, count, grads = self._grads(inputs, labels)
-        if self._sums is not None:
-            grads = [g + acc for g, acc in zip(grads, self._sums)]
-            total, count = total + self._loss_sum, count + self._tokens
-            for v in self._sums + [self._tokens, self._loss_sum]:
-                v.assign(tf.zeros_like(v))
+        weight = count / loss_scale_of(self.optimizer)  # -> gradient of the token-loss sum
         ctx = tf.distribute.get_replica_context()
         replicas = self.strategy.num_replicas_in_sync
-        global_count = ctx.all_reduce(SUM, count)
-        grads = [g / global_count for g in grads]
+        if self._sums is None:  # one pass: the sum's gradient over the global token count
+            global_count = ctx.all_reduce(SUM, count)
+            grads = [g * (weight / global_count) for g in grads]
+        else:
+            total, count = total + self._loss_sum, count + self._tokens
+            global_count = ctx.all_reduce(SUM, count)
+            grads = [(g * weight + acc) / global_count for g, acc in zip(grads, self._sums)]
+            for v in self._sums + [self._tokens, self._loss_sum]:
+                v.assign(tf.zeros_like(v))
         if replicas > 1:
             # Sum across replicas first (Keras would clip each replica's part), measure,
             # clip, then undo the sum that the optimizer applies again.
@@ -133,9 +139,11 @@ class TrainStep:
         norm = tf.linalg.global_norm(grads)
         if self.clip_norm:
             grads, _ = tf.clip_by_global_norm(grads, self.clip_norm, use_norm=norm)
-        rescale = loss_scale_of(self.optimizer) / replicas  # LossScaleOptimizer unscales
+        if self._loss_scaling or replicas > 1:  # LossScaleOptimizer unscales; replicas re-sum
+            rescale = loss_scale_of(self.optimizer) / replicas
+            grads = [g * rescale for g in grads]
         learning_rate = current_learning_rate(self.optimizer)
-        self.optimizer.apply_gradients(zip([g * rescale for g in grads], self.variables))
+        self.optimizer.apply_gradients(zip(grads, self.variables))
         return total / global_count, norm, tf.shape(labels)[0], learning_rate
 
     # ---------------------------------------------------------------- cross replica
