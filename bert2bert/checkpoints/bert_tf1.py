@@ -3,7 +3,7 @@ import os
 import re
 
 from bert2bert.checkpoints.base import ArchConfig, gelu_is_tanh, read_config
-from bert2bert.checkpoints.layout import layer_table
+from bert2bert.checkpoints.layout import HEAD_REASON, layer_table
 from bert2bert.checkpoints.tf1 import TF1Reader, find_prefix, has_tf1_checkpoint
 
 LAYER_NAMES = {
@@ -32,12 +32,16 @@ TABLE = {
     "embeddings/norm/gamma": ("bert/embeddings/LayerNorm/gamma", None),
     "embeddings/norm/beta": ("bert/embeddings/LayerNorm/beta", None),
     **layer_table("bert/encoder/layer_{i}/", LAYER_NAMES),
+    "head/transform/kernel": ("cls/predictions/transform/dense/kernel", None),
+    "head/transform/bias": ("cls/predictions/transform/dense/bias", None),
+    "head/norm/gamma": ("cls/predictions/transform/LayerNorm/gamma", None),
+    "head/norm/beta": ("cls/predictions/transform/LayerNorm/beta", None),
+    "head/bias": ("cls/predictions/output_bias", None),
 }
 
 IGNORED = [
     (re.compile(r"^bert/pooler/"), "pooler (classification head input), not used for generation"),
-    (re.compile(r"^cls/predictions/"), "masked-LM head; the output projection is tied to the "
-                                       "word embeddings instead"),
+    (re.compile(r"^cls/predictions/"), HEAD_REASON),
     (re.compile(r"^cls/seq_relationship/"), "next-sentence head, not used for generation"),
 ]
 

@@ -13,7 +13,7 @@ import numpy as np
 from bert2bert.checkpoints.base import (
     ArchConfig, CheckpointError, CheckpointReader, gelu_is_tanh, read_config, require_file)
 from bert2bert.checkpoints.gpt2_openai import gpt2_layer_names
-from bert2bert.checkpoints.layout import build_sources, layer_table, transpose
+from bert2bert.checkpoints.layout import HEAD_REASON, build_sources, layer_table, transpose
 
 BERT_LAYER = {
     "self_attention/query": "attention.self.query",
@@ -29,14 +29,13 @@ MARKERS = {"bert": "embeddings.word_embeddings.weight", "roberta": "embeddings.w
            "gpt2": "wte.weight"}
 IGNORED = [
     (re.compile(r"(^|\.)pooler\."), "pooler (classification head input), not used for generation"),
-    (re.compile(r"^(cls|lm_head)\."), "language-model head; the output projection is tied to the "
-                                     "word embeddings instead"),
+    (re.compile(r"^(cls|lm_head)\."), HEAD_REASON),
     (re.compile(r"position_ids$"), "buffer of position ids, not a weight"),
     (re.compile(r"\.attn\.(masked_)?bias$"), "causal-mask buffer, not a weight"),
 ]
 
 
-def _bert_table(prefix: str, norm_names):
+def _bert_table(prefix: str, norm_names, stored):
     gamma, beta = norm_names
     names, pre = {}, {}
     for canonical, original in BERT_LAYER.items():
@@ -54,6 +53,23 @@ def _bert_table(prefix: str, norm_names):
         "embeddings/norm/gamma": (emb + f"LayerNorm.{gamma}", None),
         "embeddings/norm/beta": (emb + f"LayerNorm.{beta}", None),
         **layer_table(prefix + "encoder.layer.{i}.", names, pre),
+        **_head_table(stored, gamma, beta),
+    }
+
+
+def _head_table(stored, gamma: str, beta: str):
+    """BERT's `cls.predictions.*` or RoBERTa's `lm_head.*`, whichever `stored` has (the head
+    sits beside the model prefix, not under it); empty for a checkpoint without a head."""
+    if any(n.startswith("lm_head.") for n in stored):
+        head, dense, norm = "lm_head.", "dense", "layer_norm"
+    else:
+        head, dense, norm = "cls.predictions.", "transform.dense", "transform.LayerNorm"
+    return {
+        "head/transform/kernel": (f"{head}{dense}.weight", transpose()),
+        "head/transform/bias": (f"{head}{dense}.bias", None),
+        "head/norm/gamma": (f"{head}{norm}.{gamma}", None),
+        "head/norm/beta": (f"{head}{norm}.{beta}", None),
+        "head/bias": (f"{head}bias", None),
     }
 
 
@@ -133,7 +149,7 @@ class HuggingFaceReader(CheckpointReader):
         else:
             norm = (("weight", "bias") if f"{self.prefix}embeddings.LayerNorm.weight" in self._shapes
                     else ("gamma", "beta"))
-            self._table = _bert_table(self.prefix, norm)
+            self._table = _bert_table(self.prefix, norm, self._shapes)
         self.vocab_files = {key: os.path.join(path, name) for key, name in
                             (("vocab_txt", "vocab.txt"), ("vocab_json", "vocab.json"),
                              ("merges_txt", "merges.txt"), ("tokenizer_json", "tokenizer.json"),

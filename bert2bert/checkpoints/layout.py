@@ -20,6 +20,11 @@ LAYER = tuple(
     + [f"feed_forward/{p}/{w}" for p in ("intermediate", "output") for w in ("kernel", "bias")]
     + [f"feed_forward_norm/{w}" for w in ("gamma", "beta")])
 FINAL = ("final_norm/gamma", "final_norm/beta")
+# BERT's masked-LM head (RoBERTa's lm_head): used with model.output_head=lm_head only.
+HEAD = ("head/transform/kernel", "head/transform/bias", "head/norm/gamma", "head/norm/beta",
+        "head/bias")
+HEAD_REASON = ("masked-LM head; used with model.output_head=lm_head (this model's output "
+               "projection is the tied word embeddings alone)")
 
 Pre = Optional[Tuple[str, Callable[[np.ndarray], np.ndarray]]]
 

@@ -22,6 +22,7 @@ import numpy as np
 from bert2bert import grid
 from bert2bert.checkpoints.base import CheckpointError, CheckpointReader
 from bert2bert.checkpoints.detect import open_checkpoint
+from bert2bert.checkpoints.layout import HEAD, HEAD_REASON
 from bert2bert.config import ModelConfig, StackOverrides
 from bert2bert.models import Seq2SeqModel, build_model
 
@@ -60,6 +61,16 @@ def stack_variables(stack) -> List[Tuple[object, str]]:
         pairs += [(stack.final_norm.gamma, "final_norm/gamma"),
                   (stack.final_norm.beta, "final_norm/beta")]
     return pairs
+
+
+def head_variables(model) -> List[Tuple[object, str]]:
+    """(variable, canonical name) of the decoder's masked-LM head (`output_head=lm_head`)."""
+    head = model.output_head
+    if head is None:
+        return []
+    return [(head.dense.kernel, "head/transform/kernel"), (head.dense.bias, "head/transform/bias"),
+            (head.layer_norm.gamma, "head/norm/gamma"), (head.layer_norm.beta, "head/norm/beta"),
+            (head.bias, "head/bias")]
 
 
 # ----------------------------------------------------------------------------
@@ -227,6 +238,8 @@ def warm_start(model: Seq2SeqModel, readers: Dict[str, Optional[CheckpointReader
             row(variable, side, source=f"{reader.weights_file}:{source.name}", transform=transform)
             file_used.setdefault(source.name, []).append(variable.path)
 
+    _load_head(model, readers, row, used, skipped)
+
     if getattr(model.model_config, "cross_attention_init", "random") == "self_attention":
         for variable, copied_from in cross_attention_from_self_attention(model.decoder):
             row(variable, "decoder", source=f"copy of {copied_from.path}",
@@ -247,6 +260,32 @@ def warm_start(model: Seq2SeqModel, readers: Dict[str, Optional[CheckpointReader
                          "ignored": reason})
         report.checkpoint_variables[reader.weights_file] = rows
     return report
+
+
+def _load_head(model, readers, row, used, skipped) -> None:
+    """The decoder's masked-LM head from the decoder's checkpoint where it has one (else
+    random, reported); with a tied output, the checkpoint's head is reported as unused."""
+    reader = readers.get("decoder")
+    if reader is None and model.spec.share == "all":
+        reader = readers.get("encoder")
+    sources = reader.sources() if reader is not None else {}
+    if model.output_head is None:
+        for canonical in HEAD:
+            if reader is not None and canonical in sources:
+                skipped.setdefault(reader.weights_file, {})[sources[canonical].name] = HEAD_REASON
+        return
+    for variable, canonical in head_variables(model):
+        source = sources.get(canonical)
+        if source is None:
+            where = (f"{reader.path} has no masked-LM head" if reader is not None
+                     else f"the decoder of {model.spec.variant} is random")
+            row(variable, "decoder", reason=f"output head: {where}")
+            continue
+        value, transform = _fit(reader.tensor(canonical), variable, canonical, source, reader)
+        variable.assign(value.astype(variable.dtype))
+        row(variable, "decoder", source=f"{reader.weights_file}:{source.name}",
+            transform=transform)
+        used.setdefault(reader.weights_file, {}).setdefault(source.name, []).append(variable.path)
 
 
 # ----------------------------------------------------------------------------

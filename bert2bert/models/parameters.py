@@ -24,7 +24,8 @@ def count_parameters(model) -> ParameterCounts:
     """Classifies every unique variable of a built `Seq2SeqModel`.
 
     A variable is warm-startable when it belongs to a warm-started stack and is
-    not part of a cross-attention sub-block; a variable used by two stacks
+    not part of a cross-attention sub-block (the masked-LM head of `output_head=lm_head`
+    counts with the decoder); a variable used by two stacks
     (sharing) counts once, as warm-startable if either stack is warm.
     """
     unique = {}
@@ -37,6 +38,11 @@ def count_parameters(model) -> ParameterCounts:
         for v in stack.weights:
             unique[id(v)] = v
             if stack.spec.warm and id(v) not in cross:
+                warm_ids.add(id(v))
+    if model.output_head is not None:  # BERT's public checkpoints carry it (cls/predictions)
+        for v in model.output_head.weights:
+            unique[id(v)] = v
+            if model.decoder.spec.warm:
                 warm_ids.add(id(v))
     total = sum(_size(v) for v in unique.values())
     warm = sum(_size(unique[i]) for i in warm_ids)

@@ -6,6 +6,7 @@ import tensorflow as tf
 from keras import ops
 
 from bert2bert.config import ModelConfig, model_config_from_dict
+from bert2bert.layers import LanguageModelHead
 from bert2bert.models.loss import masked_cross_entropy
 from bert2bert.models.specs import ModelSpec, resolve
 from bert2bert.models.stacks import TransformerStack
@@ -76,6 +77,12 @@ class Seq2SeqModel(keras.Model):
             dtype=self.dtype_policy,
             name="decoder",
         )
+        self.output_head = None
+        if self.spec.output_head == "lm_head":
+            self.output_head = LanguageModelHead(
+                dec_spec.hidden_size, dec_spec.vocab_size, dec_spec.approximate_gelu,
+                dec_spec.layer_norm_epsilon, dec_spec.initializer_range,
+                dtype=self.dtype_policy, name="output_head")
 
     @property
     def decoder_only(self):
@@ -90,6 +97,8 @@ class Seq2SeqModel(keras.Model):
             self.decoder.build(src, src + (self.spec.encoder.hidden_size,))
         else:
             self.decoder.build(src)
+        if self.output_head is not None:
+            self.output_head.build()
         self.built = True
 
     # ------------------------------------------------------------- full pass
@@ -124,10 +133,14 @@ class Seq2SeqModel(keras.Model):
     def logits(self, hidden, float32_matmul=False):
         """Output projection tied to the decoder's word embeddings; float32 logits.
 
-        The matrix is used as stored, [vocab, hidden] (no transposed copy per call). With
-        `float32_matmul` (decoding: a few rows per step) the product runs in float32 and
-        skips casting the whole matrix to a bfloat16 compute dtype at every step.
+        With `model.output_head=lm_head` the hidden states pass BERT's head transform first
+        and the output bias is added. The matrix is used as stored, [vocab, hidden] (no
+        transposed copy per call). With `float32_matmul` (decoding: a few rows per step) the
+        product runs in float32 and skips casting the whole matrix to a bfloat16 compute
+        dtype at every step.
         """
+        if self.output_head is not None:
+            hidden = self.output_head.transform(hidden)
         kernel = self.decoder.word_embeddings.embeddings
         dtype = "float32" if float32_matmul else hidden.dtype
         shape = ops.shape(hidden)
@@ -135,6 +148,8 @@ class Seq2SeqModel(keras.Model):
         # A 2-D product with the transpose folded in (an einsum with "..." here has a gradient
         # that broadcasts the matrix over every position: gigabytes).
         product = tf.linalg.matmul(rows, ops.cast(kernel, dtype), transpose_b=True)
+        if self.output_head is not None:
+            product = product + ops.cast(self.output_head.bias, dtype)
         return ops.reshape(ops.cast(product, "float32"), (*shape[:-1], kernel.shape[0]))
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):

@@ -44,6 +44,7 @@ class ModelSpec:
     encoder: Optional[StackSpec]
     decoder: StackSpec
     share: str
+    output_head: str = "tied"  # tied | lm_head (see ModelConfig.output_head)
 
 
 def _first(*values):
@@ -101,7 +102,10 @@ def resolve(config: ModelConfig) -> ModelSpec:
     share = variant.share
     if config.share_embeddings is not None and share != "all" and encoder is not None:
         share = "embeddings" if config.share_embeddings else "none"
-    spec = ModelSpec(variant.name, encoder, decoder, share)
+    if config.output_head == "lm_head" and decoder.family == "gpt2":
+        raise ConfigError(f"config error: model.output_head=lm_head: the decoder of "
+                          f"{variant.name} is GPT-2, which has no masked-LM head; use 'tied'")
+    spec = ModelSpec(variant.name, encoder, decoder, share, config.output_head)
     _check_sharing(spec)
     return spec
 
