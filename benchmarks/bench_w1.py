@@ -65,7 +65,7 @@ def measure_training(model, steps: int, batch: int, src_len: int, tgt_len: int, 
     opt_cfg = OptimizerConfig(name="adamw", schedule="linear", learning_rate=1e-4,
                               warmup_steps=0, scale_by_hidden_size=False, weight_decay=0.01)
     strategy = tf.distribute.get_strategy()
-    optimizer = build_optimizer(opt_cfg, 256, 10_000, model.model_config.dtype_policy,
+    optimizer = build_optimizer(opt_cfg, 256, 10_000, model.dtype_policy.name,
                                 clip_in_optimizer=False)
     optimizer.build(model.trainable_variables)
     step = make_train_step(model, optimizer, strategy, clip_norm=1.0, jit_compile=xla)

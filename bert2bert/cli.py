@@ -32,29 +32,23 @@ def _millions(n: int) -> str:
 
 
 def cmd_variants(args) -> int:
-    """Prints the paper's Table 1 for one size, counted from the real built models."""
+    """Prints the paper's Table 1 for one size, counted by arithmetic on each variant's spec
+    (the same numbers as the built models: tested), so no model is built."""
     from bert2bert import grid
     from bert2bert.config import load_config
-
-    configs = {name: load_config(args.config, [f"model.variant={name}", f"model.size={args.size}"]
-                                 + list(args.set or [])) for name in grid.VARIANTS}
-    import keras  # the slow imports, once every config is good
-
-    from bert2bert.models import build_model, count_parameters
+    from bert2bert.parameters import parameters_from_spec
+    from bert2bert.resolve import model_spec
 
     rows = []
     for name, variant in grid.VARIANTS.items():
-        model = build_model(configs[name].model)
-        counts = count_parameters(model)
+        config = load_config(args.config, [f"model.variant={name}", f"model.size={args.size}"]
+                             + list(args.set or []))
+        counts = parameters_from_spec(model_spec(config.model))
         row = {"variant": name, "size": args.size, **dataclasses.asdict(counts)}
         if args.size == "base" and not args.set and not args.config:
             row["paper_total"] = variant.paper_total_params_m * 1_000_000
             row["relative_difference"] = round(counts.total / row["paper_total"] - 1, 4)
         rows.append(row)
-        del model
-        keras.backend.clear_session()
-        if not args.json:
-            print(f"built {name}", file=sys.stderr)
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -83,13 +77,14 @@ def cmd_warm_start(args) -> int:
     """Builds the config's model from its checkpoints, reports, and saves it next to the report
     and the config with the model shape resolved from the checkpoints."""
     from bert2bert.config import load_config
-    from bert2bert.training import files, run_dir
+    from bert2bert.factory import warm_started
+    from bert2bert.training import files
 
     cfg = load_config(args.config, args.set or [])
     if os.path.isdir(args.output) and os.listdir(args.output) and not args.overwrite:
         raise FileExistsError(f"{args.output} is not empty; give a new --output, or pass "
                               "--overwrite to replace its files")
-    resolved, model, report, _ = run_dir.warm_started(cfg, strict=not args.no_strict)
+    resolved, model, report, _ = warm_started(cfg, strict=not args.no_strict)
     print(report.summary())
     report_path = files.write_json(os.path.join(args.output, "warm_start.json"), report.to_dict())
     files.write_text(os.path.join(args.output, "config.yaml"), resolved.to_yaml())

@@ -23,6 +23,8 @@ import yaml
 
 from bert2bert import grid
 from bert2bert.errors import Bert2BertError
+from bert2bert.ranges import AT_LEAST_0, AT_LEAST_1, FRACTION, POSITIVE, Range  # noqa: F401
+from bert2bert.spec import overridable_fields
 
 VariantName = Literal[grid.VARIANT_NAMES]  # type: ignore[valid-type]
 SizeName = Literal[grid.SIZE_NAMES]  # type: ignore[valid-type]
@@ -33,19 +35,15 @@ class ConfigError(Bert2BertError, ValueError):
     """A configuration mistake; the message names the key and what is valid."""
 
 
-@dataclasses.dataclass
-class StackOverrides:
-    """Per-side architecture overrides (None: from the checkpoint, else the size/family default)."""
-
-    num_layers: Optional[int] = None
-    hidden_size: Optional[int] = None
-    num_heads: Optional[int] = None
-    intermediate_size: Optional[int] = None
-    vocab_size: Optional[int] = None
-    max_position_embeddings: Optional[int] = None
-    type_vocab_size: Optional[int] = None
-    layer_norm_epsilon: Optional[float] = None
-    approximate_gelu: Optional[bool] = None
+# Per-side architecture overrides (`model.encoder.*`, `model.decoder.*`): every overridable
+# field of `ArchSpec`, None meaning "from the checkpoint, else the size/family default". Made
+# from the spec, so a new architecture field is configurable without touching this file.
+StackOverrides = dataclasses.make_dataclass(
+    "StackOverrides",
+    [(f.name, Optional[f.type], dataclasses.field(default=None)) for f in overridable_fields()])
+StackOverrides.__module__ = __name__
+StackOverrides.__doc__ = ("Per-side overrides of `bert2bert.spec.ArchSpec` fields (None: from "
+                          "the checkpoint, else the size/family default).")
 
 
 @dataclasses.dataclass
@@ -335,38 +333,9 @@ def load_config(path: Optional[str] = None, overrides: Sequence[str] = ()) -> Co
 # Ranges: every number of a config has one, checked when the config is loaded.
 
 
-@dataclasses.dataclass(frozen=True)
-class Range:
-    """Valid values from `low` to `high` (None: unbounded); `open_*` excludes that bound."""
-
-    low: Optional[float] = None
-    high: Optional[float] = None
-    open_low: bool = False
-    open_high: bool = False
-
-    def __contains__(self, value) -> bool:
-        if isinstance(value, float) and not math.isfinite(value):
-            return False
-        low, high = self.low, self.high
-        above = low is None or value > low or (value == low and not self.open_low)
-        below = high is None or value < high or (value == high and not self.open_high)
-        return above and below
-
-    def __str__(self) -> str:
-        if self.high is None:
-            return f"{'>' if self.open_low else '>='} {self.low:g}"
-        return (f"{'(' if self.open_low else '['}{self.low:g}, {self.high:g}"
-                f"{')' if self.open_high else ']'}")
-
-
-AT_LEAST_0, AT_LEAST_1 = Range(0), Range(1)
-POSITIVE = Range(0, open_low=True)
-FRACTION = Range(0, 1, open_high=True)  # [0, 1): dropout, label smoothing, Adam's betas
-
-_SHAPE = {"num_layers": AT_LEAST_1, "hidden_size": AT_LEAST_1, "num_heads": AT_LEAST_1,
-          "intermediate_size": AT_LEAST_1, "max_position_embeddings": AT_LEAST_1}
-_STACK = {**_SHAPE, "vocab_size": AT_LEAST_1, "type_vocab_size": AT_LEAST_0,
-          "layer_norm_epsilon": POSITIVE}
+_STACK = {f.name: f.metadata["valid"] for f in overridable_fields() if f.metadata["valid"]}
+_SHAPE = {k: _STACK[k] for k in ("num_layers", "hidden_size", "num_heads", "intermediate_size",
+                                 "max_position_embeddings")}
 
 # "section.key" -> valid range (a None value, where the type allows it, is not checked).
 RANGES: Dict[str, Range] = {
@@ -418,7 +387,7 @@ def position_table(model: ModelConfig, side: str) -> Optional[int]:
 def _length_needs(config: Config):
     """(what, length, side) pairs: each length must fit that side's position table."""
     task, decode = config.task, config.decode
-    if config.model.variant == "gpt":  # the source is a prefix of the decoder's sequence
+    if grid.VARIANTS[config.model.variant].decoder_only:  # the source prefixes the target
         longest = max(task.max_target_length, decode.max_length or 0)
         what = "task.max_source_length + " + (
             "decode.max_length" if longest > task.max_target_length else "task.max_target_length")

@@ -14,6 +14,7 @@ from typing import Dict, Optional
 
 import tensorflow as tf
 
+from bert2bert import grid
 from bert2bert.checkpoints.base import CheckpointError
 from bert2bert.data import load_examples, make_dataset
 from bert2bert.decoding import decode as run_decoding
@@ -44,7 +45,7 @@ def evaluate(model_dir: str, checkpoint: Optional[int] = None, split: str = "val
     dirs = dict(data_dir=config.task.data_dir, manual_dir=config.task.manual_dir)
     raw = load_examples(config.task, split, **dirs)
     dataset = make_dataset(config.task, split, source_tok, target_tok, batch, **dirs,
-                           decoder_only=config.model.variant == "gpt", training=False)
+                           decoder_only=grid.VARIANTS[config.model.variant].decoder_only, training=False)
     if limit:
         raw = raw.take(limit)
         dataset = dataset.take(-(-limit // batch))  # whole batches; extra rows cut below

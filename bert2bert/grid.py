@@ -2,7 +2,8 @@
 
 Nothing here builds a model: this module only says, for every variant, which
 architecture family and vocabulary each side uses, which side is warm-started
-and what is shared. `bert2bert.models` turns these facts into Keras models.
+and what is shared, with each family's `ArchSpec` (`bert2bert.spec`). The factory
+(`bert2bert.factory`) turns these facts into a `ModelSpec`, the models into Keras.
 
 Families:
     bert     post-LayerNorm blocks, tanh GELU, epsilon 1e-12, token types.
@@ -12,44 +13,33 @@ Families:
 import dataclasses
 from typing import Optional
 
-
-@dataclasses.dataclass(frozen=True)
-class Family:
-    """Architecture facts of one checkpoint family."""
-
-    name: str
-    vocab_size: int
-    max_position_embeddings: int
-    type_vocab_size: int
-    layer_norm_epsilon: float
-    approximate_gelu: bool
-    norm_first: bool
-    position_offset: int
-    final_layer_norm: bool
-    embedding_layer_norm: bool
-    # An encoder input in this vocabulary is wrapped in start/end tokens: [CLS] x [SEP], <s> x </s>.
-    wraps_source: bool = False
+from bert2bert.spec import ArchSpec
 
 
+# Each family at the base size, as its public checkpoints are (bert-base-uncased, roberta-base,
+# GPT-2 small). Sizes change only the four shape fields.
 FAMILIES = {
-    "bert": Family("bert", 30522, 512, 2, 1e-12, True, False, 0, False, True, wraps_source=True),
-    "roberta": Family("roberta", 50265, 514, 1, 1e-5, False, False, 2, False, True,
-                      wraps_source=True),
-    "gpt2": Family("gpt2", 50257, 1024, 0, 1e-5, True, True, 0, True, False),
+    "bert": ArchSpec(family="bert", vocab="bert", vocab_size=30522, num_layers=12,
+                     hidden_size=768, num_heads=12, intermediate_size=3072,
+                     max_position_embeddings=512, type_vocab_size=2, layer_norm_epsilon=1e-12,
+                     approximate_gelu=True),
+    "roberta": ArchSpec(family="roberta", vocab="roberta", vocab_size=50265, num_layers=12,
+                        hidden_size=768, num_heads=12, intermediate_size=3072,
+                        max_position_embeddings=514, type_vocab_size=1, position_offset=2,
+                        layer_norm_epsilon=1e-5, approximate_gelu=False),
+    "gpt2": ArchSpec(family="gpt2", vocab="gpt2", vocab_size=50257, num_layers=12,
+                     hidden_size=768, num_heads=12, intermediate_size=3072,
+                     max_position_embeddings=1024, type_vocab_size=0, layer_norm_epsilon=1e-5,
+                     approximate_gelu=True, norm_first=True, embedding_layer_norm=False,
+                     final_layer_norm=True),
 }
 
-
-@dataclasses.dataclass(frozen=True)
-class Size:
-    num_layers: int
-    hidden_size: int
-    num_heads: int
-    intermediate_size: int
-
+# An encoder input in this vocabulary is wrapped in start/end tokens: [CLS] x [SEP], <s> x </s>.
+WRAPS_SOURCE = {"bert": True, "roberta": True, "gpt2": False}
 
 SIZES = {
-    "base": Size(12, 768, 12, 3072),
-    "large": Size(24, 1024, 16, 4096),
+    "base": dict(num_layers=12, hidden_size=768, num_heads=12, intermediate_size=3072),
+    "large": dict(num_layers=24, hidden_size=1024, num_heads=16, intermediate_size=4096),
 }
 
 # How encoder and decoder relate.
@@ -75,6 +65,11 @@ class Variant:
     share: str
     paper_total_params_m: int  # base size, millions, as printed in the paper
     description: str
+
+    @property
+    def decoder_only(self) -> bool:
+        """No encoder: the source is a prefix of the decoder's sequence (`gpt`)."""
+        return self.encoder_family is None
 
 
 VARIANTS = {

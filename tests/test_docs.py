@@ -9,7 +9,8 @@ from tests.helpers import REPO
 
 MODULES = ["bert2bert", "bert2bert.config", "bert2bert.layers.attention",
            "bert2bert.layers.embeddings", "bert2bert.layers.feed_forward", "bert2bert.layers.lm_head",
-           "bert2bert.layers.transformer_block", "bert2bert.models.seq2seq"]
+           "bert2bert.layers.transformer_block", "bert2bert.models.encoder_decoder", "bert2bert.spec",
+           "bert2bert.resolve"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -1,7 +1,7 @@
 """The checkpoint reader interface shared by every original format.
 
 A reader opens one checkpoint in its original layout and offers:
-    * `family` (bert | roberta | gpt2) and `config`, an `ArchConfig`;
+    * `family` (bert | roberta | gpt2) and `config`, the `ArchSpec` it was trained with;
     * `vocab_files` (the vocabulary that came with it) and `lowercase`;
     * `variables()`: every original variable name with its shape;
     * `canonical()`: the family-neutral names our models use, each with the
@@ -26,26 +26,20 @@ from typing import Callable, Dict, List, Optional, Pattern, Tuple
 
 import numpy as np
 
+from bert2bert import grid
 from bert2bert.errors import Bert2BertError
+from bert2bert.spec import ArchSpec
+from bert2bert.text.vocabulary import Vocabulary
 
 
 class CheckpointError(Bert2BertError, ValueError):
     """A checkpoint that cannot be used; the message names the file and variable."""
 
 
-@dataclasses.dataclass(frozen=True)
-class ArchConfig:
-    """The architecture a checkpoint was trained with, in our terms."""
-
-    vocab_size: int
-    hidden_size: int
-    num_layers: int
-    num_heads: int
-    intermediate_size: int
-    max_position_embeddings: int
-    type_vocab_size: int
-    layer_norm_epsilon: float
-    approximate_gelu: bool
+def trained_architecture(family: str, **fields) -> ArchSpec:
+    """The architecture a checkpoint was trained with: its family's spec with the `fields`
+    read from the checkpoint (its `trained` fields; see `bert2bert.spec.ArchSpec`)."""
+    return dataclasses.replace(grid.FAMILIES[family], **fields)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,7 +76,7 @@ class CheckpointReader:
         raise NotImplementedError
 
     family: str
-    config: ArchConfig
+    config: ArchSpec
     vocab_files: Dict[str, str]
     lowercase: Optional[bool] = None
     weights_file: str
@@ -130,15 +124,19 @@ class CheckpointReader:
                 f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from e
         return np.asarray(value)
 
-    def tokenizer(self):
-        """The in-graph tokenizer of the vocabulary that came with this checkpoint."""
-        from bert2bert.text import FILE_KEYS, tokenizer_from_files
+    def vocabulary(self) -> Vocabulary:
+        """The vocabulary that came with this checkpoint."""
+        from bert2bert.text import FILE_KEYS
 
-        files = {k: v for k, v in self.vocab_files.items() if k in FILE_KEYS}
-        if not files:
+        if not any(k in FILE_KEYS for k in self.vocab_files):
             raise CheckpointError(f"{self.path}: no vocabulary file came with this checkpoint")
+        return Vocabulary(self.family, self.vocab_files, self.lowercase)
+
+    def tokenizer(self):
+        """The in-graph tokenizer of `vocabulary()` (built once, then cached)."""
+        vocabulary = self.vocabulary()
         try:
-            return tokenizer_from_files(self.family, files, lowercase=self.lowercase)
+            return vocabulary.tokenizer()
         except ValueError as e:
             raise CheckpointError(f"{self.path}: {e}") from e
 
@@ -170,8 +168,8 @@ def layer_indices(names: List[str], pattern) -> List[int]:
     return sorted(found)
 
 
-def read_config(path: str, what: str, build: Callable[[dict], ArchConfig]):
-    """Reads a JSON config and builds the `ArchConfig`; returns (raw dict, ArchConfig)."""
+def read_config(path: str, what: str, build: Callable[[dict], ArchSpec]):
+    """Reads a JSON config and builds the `ArchSpec`; returns (raw dict, ArchSpec)."""
     require_file(path, what)
     try:
         with open(path, encoding="utf-8") as f:

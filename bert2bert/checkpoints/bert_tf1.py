@@ -2,7 +2,7 @@
 import os
 import re
 
-from bert2bert.checkpoints.base import ArchConfig, gelu_is_tanh, read_config
+from bert2bert.checkpoints.base import gelu_is_tanh, read_config, trained_architecture
 from bert2bert.checkpoints.layout import HEAD_REASON, layer_table
 from bert2bert.checkpoints.tf1 import TF1Reader, find_prefix, has_tf1_checkpoint
 
@@ -61,7 +61,8 @@ class BertTF1Reader(TF1Reader):
 
     @staticmethod
     def _arch(raw):
-        return ArchConfig(
+        return trained_architecture(
+            "bert",
             vocab_size=raw["vocab_size"],
             hidden_size=raw["hidden_size"],
             num_layers=raw["num_hidden_layers"],

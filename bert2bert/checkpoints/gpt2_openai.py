@@ -3,7 +3,7 @@ import os
 
 import numpy as np
 
-from bert2bert.checkpoints.base import ArchConfig, read_config
+from bert2bert.checkpoints.base import read_config, trained_architecture
 from bert2bert.checkpoints.layout import layer_table
 from bert2bert.checkpoints.tf1 import TF1Reader, find_prefix, has_tf1_checkpoint
 
@@ -70,7 +70,8 @@ class Gpt2OpenAIReader(TF1Reader):
 
     @staticmethod
     def _arch(h):
-        return ArchConfig(
+        return trained_architecture(
+            "gpt2",
             vocab_size=h["n_vocab"], hidden_size=h["n_embd"], num_layers=h["n_layer"],
             num_heads=h["n_head"], intermediate_size=4 * h["n_embd"],
             max_position_embeddings=h["n_ctx"], type_vocab_size=0,

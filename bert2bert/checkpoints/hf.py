@@ -11,9 +11,11 @@ import re
 import numpy as np
 
 from bert2bert.checkpoints.base import (
-    ArchConfig, CheckpointError, CheckpointReader, gelu_is_tanh, read_config, require_file)
+    CheckpointError, CheckpointReader, gelu_is_tanh, read_config, require_file,
+    trained_architecture)
 from bert2bert.checkpoints.gpt2_openai import gpt2_layer_names
 from bert2bert.checkpoints.layout import HEAD_REASON, build_sources, layer_table, transpose
+from bert2bert.spec import ArchSpec
 
 BERT_LAYER = {
     "self_attention/query": "attention.self.query",
@@ -87,17 +89,19 @@ def _gpt2_table(prefix: str):
     }
 
 
-def _arch(family: str, raw: dict) -> ArchConfig:
+def _arch(family: str, raw: dict) -> ArchSpec:
     if family == "gpt2":
         hidden = raw["n_embd"]
-        return ArchConfig(
+        return trained_architecture(
+            "gpt2",
             vocab_size=raw["vocab_size"], hidden_size=hidden, num_layers=raw["n_layer"],
             num_heads=raw["n_head"], intermediate_size=raw.get("n_inner") or 4 * hidden,
             max_position_embeddings=raw["n_positions"], type_vocab_size=0,
             layer_norm_epsilon=raw.get("layer_norm_epsilon", 1e-5),
             approximate_gelu=gelu_is_tanh(raw.get("activation_function", "gelu_new"),
                                           "config.json", plain_gelu_is_tanh=False))
-    return ArchConfig(
+    return trained_architecture(
+        family,
         vocab_size=raw["vocab_size"], hidden_size=raw["hidden_size"],
         num_layers=raw["num_hidden_layers"], num_heads=raw["num_attention_heads"],
         intermediate_size=raw["intermediate_size"],

@@ -9,7 +9,8 @@ from typing import Callable, Dict, Optional, Tuple
 
 import numpy as np
 
-from bert2bert.checkpoints.base import ArchConfig, Source
+from bert2bert.checkpoints.base import Source
+from bert2bert.spec import ArchSpec
 
 EMBEDDINGS = ("embeddings/word", "embeddings/position", "embeddings/token_type",
               "embeddings/norm/gamma", "embeddings/norm/beta")
@@ -33,7 +34,7 @@ def transpose() -> Pre:
     return "transpose", np.transpose
 
 
-def head_shape(canonical: str, config: ArchConfig) -> Optional[Tuple[int, ...]]:
+def head_shape(canonical: str, config: ArchSpec) -> Optional[Tuple[int, ...]]:
     """The multi-head shape a canonical attention tensor must have, else None."""
     H, N = config.hidden_size, config.num_heads
     h = H // N
@@ -63,7 +64,7 @@ def _compose(pre: Pre, shape: Optional[Tuple[int, ...]], original_shape) -> Tupl
     return ", ".join(steps), fn
 
 
-def build_sources(table: Dict[str, Tuple[str, Pre]], config: ArchConfig,
+def build_sources(table: Dict[str, Tuple[str, Pre]], config: ArchSpec,
                   shapes: Dict[str, Tuple[int, ...]]) -> Dict[str, Source]:
     """Expands a format's table over the layers; keeps entries whose original exists."""
     out = {}

@@ -17,9 +17,11 @@ import re
 
 from tensorflow.core.protobuf import trackable_object_graph_pb2
 
-from bert2bert.checkpoints.base import ArchConfig, CheckpointError, CheckpointReader, layer_indices
+from bert2bert.checkpoints.base import (
+    CheckpointError, CheckpointReader, layer_indices, trained_architecture)
 from bert2bert.checkpoints.layout import build_sources, layer_table
 from bert2bert.checkpoints.tf1 import find_prefix, is_object_based, open_tf1
+from bert2bert.spec import ArchSpec
 
 LAYER_NAMES = {
     "self_attention/query/kernel": "self_attention/query/kernel",
@@ -53,13 +55,14 @@ IGNORED = [(re.compile(r"^pooler_transform/"), "pooler (classification head inpu
 LAYER_RE = re.compile(r"^transformer/layer_(\d+)/")
 
 
-def arch_from_shapes(shapes, where: str) -> ArchConfig:
+def arch_from_shapes(shapes, where: str) -> ArchSpec:
     """The encoder's architecture, read off its variable shapes."""
     try:
         vocab, hidden = shapes["word_embeddings/embeddings"]
         layers = layer_indices(list(shapes), LAYER_RE)
         _, heads, _ = shapes["transformer/layer_0/self_attention/query/kernel"]
-        return ArchConfig(
+        return trained_architecture(
+            "bert",
             vocab_size=vocab, hidden_size=hidden, num_layers=len(layers), num_heads=heads,
             intermediate_size=shapes["transformer/layer_0/intermediate/kernel"][1],
             max_position_embeddings=shapes["position_embedding/embeddings"][0],

@@ -19,12 +19,13 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from bert2bert import grid
 from bert2bert.checkpoints.base import CheckpointError, CheckpointReader
 from bert2bert.checkpoints.detect import open_checkpoint
 from bert2bert.checkpoints.layout import HEAD, HEAD_REASON
-from bert2bert.config import ModelConfig, StackOverrides
+from bert2bert.config import ModelConfig
 from bert2bert.models import Seq2SeqModel, build_model
+from bert2bert.resolve import pinned_config
+from bert2bert.spec import ArchSpec
 
 CROSS_ATTENTION_REASON = "new cross-attention: no pre-trained checkpoint has it"
 
@@ -155,10 +156,12 @@ def _check_family(reader: CheckpointReader, stack, side: str, variant: str):
             f"checkpoint as model.{side}_checkpoint")
 
 
-def cross_attention_from_self_attention(decoder) -> List[Tuple[object, object]]:
-    """Copies each block's self-attention (and its LayerNorm) into its cross-attention when
-    the shapes agree (encoder as wide as the decoder); returns (variable, copied from) pairs."""
-    if not decoder.spec.warm:
+def cross_attention_from_self_attention(model) -> List[Tuple[object, object]]:
+    """Copies each decoder block's self-attention (and its LayerNorm) into its cross-attention
+    when the shapes agree (encoder as wide as the decoder); returns (variable, copied from)
+    pairs."""
+    decoder = model.decoder
+    if not model.spec.decoder_warm:
         raise CheckpointError("model.cross_attention_init=self_attention needs a warm-started "
                               "decoder (its self-attention is what gets copied)")
     copied = []
@@ -205,10 +208,11 @@ def warm_start(model: Seq2SeqModel, readers: Dict[str, Optional[CheckpointReader
         reader = readers.get(side)
         if reader is None and side == "decoder" and model.spec.share == "all":
             reader = readers.get("encoder")
-        if stack.spec.warm and reader is None and strict:
+        warm = model.spec.warm(side)
+        if warm and reader is None and strict:
             raise CheckpointError(f"{variant}: the {side} is warm-started; set "
                                   f"model.{side}_checkpoint to a {stack.spec.family} checkpoint")
-        if reader is not None and not stack.spec.warm:
+        if reader is not None and not warm:
             raise CheckpointError(f"{variant}: the {side} is random by definition; remove "
                                   f"model.{side}_checkpoint ({reader.path}) or pick another variant")
         for variable in stack.cross_attention_weights():
@@ -240,8 +244,8 @@ def warm_start(model: Seq2SeqModel, readers: Dict[str, Optional[CheckpointReader
 
     _load_head(model, readers, row, used, skipped)
 
-    if getattr(model.model_config, "cross_attention_init", "random") == "self_attention":
-        for variable, copied_from in cross_attention_from_self_attention(model.decoder):
+    if model.spec.cross_attention_init == "self_attention":
+        for variable, copied_from in cross_attention_from_self_attention(model):
             row(variable, "decoder", source=f"copy of {copied_from.path}",
                 transform="cross-attention started from the same layer's self-attention")
 
@@ -291,11 +295,6 @@ def _load_head(model, readers, row, used, skipped) -> None:
 # ----------------------------------------------------------------------------
 # From a config to a warm-started model.
 
-ARCH_FIELDS = ("num_layers", "hidden_size", "num_heads", "intermediate_size", "vocab_size",
-               "max_position_embeddings", "type_vocab_size", "layer_norm_epsilon",
-               "approximate_gelu")
-
-
 def open_readers(config: ModelConfig) -> Dict[str, Optional[CheckpointReader]]:
     readers = {"encoder": None, "decoder": None}
     for side in readers:
@@ -305,40 +304,16 @@ def open_readers(config: ModelConfig) -> Dict[str, Optional[CheckpointReader]]:
     return readers
 
 
-SIZE_FIELDS = ("num_layers", "hidden_size", "num_heads", "intermediate_size")
+def architectures(readers: Dict[str, Optional[CheckpointReader]]) -> Dict[str, ArchSpec]:
+    """Each side's trained architecture, as `bert2bert.resolve` takes it."""
+    return {side: reader.config for side, reader in readers.items() if reader is not None}
 
 
 def config_from_checkpoints(config: ModelConfig,
                             readers: Dict[str, Optional[CheckpointReader]]) -> ModelConfig:
-    """The config with each side's architecture taken from its checkpoint where the
-    config does not set it explicitly (explicit values win and are then checked).
-
-    A random side takes the size of the other side's checkpoint (the paper pairs
-    stacks of the same shape), and its vocabulary size too when the two sides
-    share word embeddings.
-    """
-    share = grid.VARIANTS[config.variant].share
-    if share == "all" and readers.get("decoder") is None:
-        readers = dict(readers, decoder=readers.get("encoder"))
-    sides = {}
-    for side, other in (("encoder", "decoder"), ("decoder", "encoder")):
-        reader, over = readers.get(side), getattr(config, side)
-        fields = ARCH_FIELDS
-        if reader is None:
-            reader = readers.get(other)
-            fields = SIZE_FIELDS + (("vocab_size",) if share == "embeddings" else ())
-        if reader is None:
-            sides[side] = over
-            continue
-        arch = dataclasses.asdict(reader.config)
-        values = dataclasses.asdict(over)
-        for f in fields:
-            explicit = values[f]
-            if explicit is None and hasattr(config, f):
-                explicit = getattr(config, f)
-            values[f] = arch[f] if explicit is None else explicit
-        sides[side] = StackOverrides(**values)
-    return dataclasses.replace(config, encoder=sides["encoder"], decoder=sides["decoder"])
+    """The config with each side's architecture taken from its checkpoint where the config
+    does not set it explicitly (`bert2bert.resolve.pinned_config`)."""
+    return pinned_config(config, architectures(readers))
 
 
 def build_warm_started_model(config: ModelConfig, strict: bool = True,
@@ -348,5 +323,6 @@ def build_warm_started_model(config: ModelConfig, strict: bool = True,
     Returns `(model, report)`.
     """
     readers = open_readers(config)
-    model = build_model(config_from_checkpoints(config, readers), label_smoothing=label_smoothing)
+    model = build_model(config, label_smoothing=label_smoothing,
+                        checkpoints=architectures(readers))
     return model, warm_start(model, readers, strict=strict)

@@ -40,7 +40,7 @@ __all__ = ["PairEncoder", "SOURCE_SPECIALS", "batch_examples", "default_bucket_b
            "featurize", "make_dataset", "pad_ids_of", "source_special_ids"]
 
 # Families whose encoder input is wrapped in start/end tokens (bert2bert.grid says which).
-SOURCE_SPECIALS = {**{name: f.wraps_source for name, f in grid.FAMILIES.items()},
+SOURCE_SPECIALS = {**grid.WRAPS_SOURCE,
                    "sentencepiece": False}
 
 TOKENIZE_BATCH = 256

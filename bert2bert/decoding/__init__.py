@@ -1,7 +1,8 @@
 """Decoding in pure TensorFlow: greedy search, beam search and sampling.
 
 The model is taken duck-typed: `state = model.start_decoding(source_ids, source_mask,
-max_length)` and `logits, state = model.decode_step(state, token_ids, step)`. Every
+max_length)` and `logits, state = model.decode_step(state, token_ids, step)`, the state a
+`DecodingState` (its `cache` changes per step, its `constants` never). Every
 decoder is one `tf.while_loop` with fixed-shape loop variables, so it can be wrapped in
 `tf.function(jit_compile=True)`.
 
@@ -18,9 +19,11 @@ from bert2bert.config import DecodeConfig
 from bert2bert.decoding.beam_search import beam_search
 from bert2bert.decoding.greedy import greedy_decode
 from bert2bert.decoding.logits import length_penalty, never_generated
+from bert2bert.decoding.state import DecodingState
 from bert2bert.decoding.sampling import sample_decode
 
-__all__ = ["beam_search", "decode", "greedy_decode", "length_penalty", "never_generated",
+__all__ = ["DecodingState", "beam_search", "decode", "greedy_decode", "length_penalty",
+           "never_generated",
            "sample_decode"]
 
 

@@ -60,13 +60,12 @@ def beam_search(model, source_ids, source_mask, *, beam_size: int, max_length: i
     # caches change from step to step, the rest is constant.
     state = model.start_decoding(source_ids, source_mask, max_length)
     state = tf.nest.map_structure(lambda t: tf.repeat(t, beams, axis=0), state)
-    constants = {key: value for key, value in state.items() if key != "self"}
     positions = tf.range(max_length)
     row_start = tf.range(batch)[:, None] * beams
 
     def body(step, alive_ids, alive_log_probs, cache, finished_ids, finished_scores):
         last = tf.where(step > 0, tf.gather(alive_ids, tf.maximum(step - 1, 0), axis=2), start_id)
-        logits, new_state = model.decode_step(dict(constants, self=cache),
+        logits, new_state = model.decode_step(state.with_cache(cache),
                                               tf.reshape(last, [-1]), step)
         log_probs = next_token_log_probs(
             logits, tf.reshape(alive_ids, [-1, max_length]), step, end_id=end_id,
@@ -85,7 +84,7 @@ def beam_search(model, source_ids, source_mask, *, beam_size: int, max_length: i
         alive_log_probs, keep = tf.math.top_k(tf.where(ended, NEG_INF, cand_log_probs), k=beams)
         alive_ids = _pick(cand_ids, keep)
         parents = tf.reshape(row_start + _pick(cand_beam, keep), [-1])
-        cache = tf.nest.map_structure(lambda t: tf.gather(t, parents), new_state["self"])
+        cache = tf.nest.map_structure(lambda t: tf.gather(t, parents), new_state.cache)
 
         # Candidates that ended (and at the limit, with keep_unfinished, all) join the pool.
         if keep_unfinished:
@@ -110,7 +109,7 @@ def beam_search(model, source_ids, source_mask, *, beam_size: int, max_length: i
 
     first_alive = tf.constant([[0.0] + [NEG_INF] * (beams - 1)])
     buffer = tf.zeros([batch, beams, max_length], tf.int32)
-    start = (tf.constant(0), buffer, tf.tile(first_alive, [batch, 1]), state["self"], buffer,
+    start = (tf.constant(0), buffer, tf.tile(first_alive, [batch, 1]), state.cache, buffer,
              tf.fill([batch, beams], NEG_INF))
     _, alive_ids, alive_log_probs, _, ids, scores = tf.while_loop(
         cond, body, start, maximum_iterations=max_length)

@@ -15,24 +15,23 @@ def decode_token_by_token(model, source_ids, source_mask, *, max_length: int, st
     """
     batch = tf.shape(source_ids)[0]
     state = model.start_decoding(source_ids, source_mask, max_length)
-    constants = {key: value for key, value in state.items() if key != "self"}
     positions = tf.range(max_length)
 
     def body(step, tokens, done, cache, ids):
-        logits, new_state = model.decode_step(dict(constants, self=cache), tokens, step)
+        logits, new_state = model.decode_step(state.with_cache(cache), tokens, step)
         log_probs = next_token_log_probs(logits, ids, step, end_id=end_id, min_length=min_length,
                                          no_repeat_ngram_size=no_repeat_ngram_size,
                                          forbidden_ids=forbidden_ids)
         tokens = tf.cast(pick(log_probs, step), tf.int32)
         ids = tf.where(tf.equal(positions, step)[None, :], tokens[:, None], ids)
         done = tf.logical_or(done, tf.equal(tokens, end_id))
-        return step + 1, tokens, done, new_state["self"], ids
+        return step + 1, tokens, done, new_state.cache, ids
 
     def cond(step, tokens, done, cache, ids):
         return tf.logical_and(step < max_length, tf.logical_not(tf.reduce_all(done)))
 
     start = (tf.constant(0), tf.fill([batch], tf.constant(start_id, tf.int32)),
-             tf.zeros([batch], tf.bool), state["self"], tf.zeros([batch, max_length], tf.int32))
+             tf.zeros([batch], tf.bool), state.cache, tf.zeros([batch, max_length], tf.int32))
     *_, ids = tf.while_loop(cond, body, start, maximum_iterations=max_length)
     return finalize(ids, end_id, pad_id)
 

@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from bert2bert.config import DecodeConfig
 from bert2bert.data.features import PairEncoder, pad_ids_of
-from bert2bert.decoding import beam_search, never_generated
+from bert2bert.decoding import beam_search, decode, never_generated
 
 # Bytes kept of each input before tokenization: far more than `max_source_length` tokens need
 # (a token is at least one character), small enough that a huge input costs nothing.
@@ -60,7 +60,7 @@ class Generator(tf.Module):
                  static_shapes: bool = False, name=None):
         super().__init__(name=name)
         self.model = model
-        decoder_only = getattr(model, "decoder_only", False)
+        decoder_only = model.spec.decoder_only
         self.encoder = PairEncoder(source_tokenizer, target_tokenizer, max_source_length,
                                    max_target_length, decoder_only)
         # Attributes, so that the tokenizers' tables and vocabulary assets are tracked.
@@ -114,7 +114,8 @@ class Generator(tf.Module):
     def generate(self, inputs):
         """inputs string [batch] -> {"outputs": string [batch]}: the best hypothesis."""
         ids, mask = self.encode_sources(inputs)
-        best = self.search(ids, mask)["ids"][:, 0]
+        best, _ = decode(self.model, ids, mask, self.decode, self.special,
+                         self.max_target_length)  # the policy evaluation and predict use
         return {"outputs": self.detokenize(best)}
 
     @tf.function(input_signature=[STRINGS, tf.TensorSpec([], tf.float32),

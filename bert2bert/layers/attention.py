@@ -11,6 +11,7 @@ def _heads_first(x):
     return ops.transpose(x, (0, 2, 1, 3))
 
 
+@keras.saving.register_keras_serializable(package="bert2bert")
 class CachedAttention(keras.layers.Layer):
     """Multi-head scaled dot-product attention, self or cross, with a cache.
 

@@ -3,6 +3,7 @@ import keras
 from keras import ops
 
 
+@keras.saving.register_keras_serializable(package="bert2bert")
 class TransformerEmbeddings(keras.layers.Layer):
     """Sums word, position and (optionally) token-type embeddings.
 

@@ -3,6 +3,7 @@ import keras
 from keras import ops
 
 
+@keras.saving.register_keras_serializable(package="bert2bert")
 class FeedForward(keras.layers.Layer):
     """`Dense(intermediate) -> GELU -> Dense(hidden)`.
 

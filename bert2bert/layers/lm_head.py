@@ -3,6 +3,7 @@ import keras
 from keras import ops
 
 
+@keras.saving.register_keras_serializable(package="bert2bert")
 class LanguageModelHead(keras.layers.Layer):
     """`Dense(hidden) -> GELU -> LayerNorm`, plus an output bias over the vocabulary.
 
@@ -19,6 +20,7 @@ class LanguageModelHead(keras.layers.Layer):
 
     Example:
         >>> head = LanguageModelHead(hidden_size=8, vocab_size=100)
+        >>> head.build()
         >>> tuple(head.transform(ops.ones((2, 3, 8))).shape), tuple(head.bias.shape)
         ((2, 3, 8), (100,))
     """

@@ -10,6 +10,7 @@ SHAREABLE_SUBLAYERS = (
     "self_attention", "self_attention_norm", "feed_forward", "feed_forward_norm")
 
 
+@keras.saving.register_keras_serializable(package="bert2bert")
 class TransformerBlock(keras.layers.Layer):
     """Self-attention, optional cross-attention, feed-forward; with residuals.
 

@@ -1,19 +1,7 @@
-"""Parameter accounting in the form of the paper's Table 1, from a built model."""
-import dataclasses
-
+"""Parameter accounting of a built model (`bert2bert.parameters` does it from the spec)."""
 import numpy as np
 
-
-@dataclasses.dataclass(frozen=True)
-class ParameterCounts:
-    """Counts of unique parameters (a shared variable counts once)."""
-
-    total: int
-    embedding: int  # word, position and token-type tables and the embedding LayerNorm
-    from_checkpoint: int  # warm-startable from a public checkpoint
-    random: int  # randomly initialised (random stacks and all cross-attention)
-    variables: int  # number of unique variables
-    bytes: int  # their total size in memory
+from bert2bert.parameters import ParameterCounts
 
 
 def _size(variable) -> int:
@@ -30,19 +18,20 @@ def count_parameters(model) -> ParameterCounts:
     """
     unique = {}
     warm_ids, embedding_ids = set(), set()
-    for stack in (model.encoder, model.decoder):
+    for side in ("encoder", "decoder"):
+        stack = getattr(model, side)
         if stack is None:
             continue
         cross = {id(v) for v in stack.cross_attention_weights()}
         embedding_ids.update(id(v) for v in stack.embeddings.weights)
         for v in stack.weights:
             unique[id(v)] = v
-            if stack.spec.warm and id(v) not in cross:
+            if model.spec.warm(side) and id(v) not in cross:
                 warm_ids.add(id(v))
     if model.output_head is not None:  # BERT's public checkpoints carry it (cls/predictions)
         for v in model.output_head.weights:
             unique[id(v)] = v
-            if model.decoder.spec.warm:
+            if model.spec.decoder_warm:
                 warm_ids.add(id(v))
     total = sum(_size(v) for v in unique.values())
     warm = sum(_size(unique[i]) for i in warm_ids)

@@ -2,25 +2,31 @@
 import keras
 
 from bert2bert.layers import TransformerBlock, TransformerEmbeddings
-from bert2bert.models.specs import StackSpec
+from bert2bert.spec import ArchSpec
 
 
+@keras.saving.register_keras_serializable(package="bert2bert")
 class TransformerStack(keras.layers.Layer):
     """Embeddings followed by `num_layers` blocks (an encoder or a decoder).
 
     Args:
-        spec: the stack's `StackSpec`.
+        spec: the stack's `ArchSpec` (or its dict).
         cross_attention: add encoder-decoder attention to every block.
         word_embeddings: a `ReversibleEmbedding` to use instead of a new one
             (encoder and decoder of one vocabulary share it).
         shared_from: another stack whose embeddings, blocks (all but
             cross-attention) and final LayerNorm this one uses: the very
             same variables (bertShare, robertaShare).
+
+    Sharing (`word_embeddings`, `shared_from`) joins layers of one model and is not part
+    of `get_config`: the model that owns both stacks restores it.
     """
 
-    def __init__(self, spec: StackSpec, cross_attention=False, word_embeddings=None,
+    def __init__(self, spec: ArchSpec, cross_attention=False, word_embeddings=None,
                  shared_from=None, **kwargs):
         super().__init__(**kwargs)
+        if isinstance(spec, dict):
+            spec = ArchSpec(**spec)
         self.spec = spec
         self.cross_attention = cross_attention
         if shared_from is not None:
@@ -127,3 +133,8 @@ class TransformerStack(keras.layers.Layer):
 
     def compute_output_shape(self, token_ids_shape, *args, **kwargs):
         return tuple(token_ids_shape) + (self.spec.hidden_size,)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(spec=self.spec.to_dict(), cross_attention=self.cross_attention)
+        return config

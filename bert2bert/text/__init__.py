@@ -21,13 +21,14 @@ from .roberta import RobertaTokenizer
 from .sentencepiece import SentencePieceTokenizer
 from .special_tokens import (FAMILIES, FAMILY_TOKENS, SpecialTokens, resolve_special_tokens,
                              sentencepiece_special_tokens)
+from .vocabulary import Vocabulary
 from .wordpiece import WordPieceTokenizer
 
 FILE_KEYS = ("vocab_txt", "encoder_json", "vocab_bpe", "vocab_json", "merges_txt", "dict_txt",
              "spm_model")
 
 __all__ = ["FAMILIES", "FAMILY_TOKENS", "FILE_KEYS", "BytePairEncoder", "GPT2Tokenizer",
-           "InGraphTokenizer", "RobertaTokenizer", "SentencePieceTokenizer", "SpecialTokens",
+           "InGraphTokenizer", "RobertaTokenizer", "SentencePieceTokenizer", "SpecialTokens", "Vocabulary",
            "WordPieceTokenizer", "resolve_special_tokens", "sentencepiece_special_tokens",
            "tokenizer_from_files"]
 

@@ -18,11 +18,12 @@ from typing import Callable, Dict, Optional
 import keras
 import tensorflow as tf
 
-from bert2bert.checkpoints.vocabulary import tokenizer_from_spec, vocabulary_specs
+from bert2bert import grid
+from bert2bert.checkpoints.vocabulary import Vocabularies, vocabularies
 from bert2bert.config import Config
 from bert2bert.data import make_dataset
 from bert2bert.precision import resolve_dtype_policy
-from bert2bert.models import build_model
+from bert2bert.factory import model_of_run, warm_started
 from bert2bert.training import files, run_dir, run_lock
 from bert2bert.training.optimizer import build_optimizer
 from bert2bert.training.step import TrainStep, make_train_step  # noqa: F401 (public)
@@ -50,13 +51,12 @@ def seed_states(model):
     return [v for v in model.non_trainable_variables if "seed_generator_state" in v.path]
 
 
-def datasets_for(config: Config, vocab: Dict[str, Dict], split: str, batch_size: int,
+def datasets_for(config: Config, vocab: Vocabularies, split: str, batch_size: int,
                  training: bool):
     return make_dataset(
-        config.task, split, tokenizer_from_spec(vocab["source"]),
-        tokenizer_from_spec(vocab["target"]), batch_size,
+        config.task, split, vocab.source.tokenizer(), vocab.target.tokenizer(), batch_size,
         data_dir=config.task.data_dir, manual_dir=config.task.manual_dir,
-        decoder_only=config.model.variant == "gpt", training=training,
+        decoder_only=grid.VARIANTS[config.model.variant].decoder_only, training=training,
         static_shapes=config.train.static_shapes, shuffle_buffer=config.train.shuffle_buffer,
         bucket_boundaries="auto" if training and config.train.bucket_by_length else None,
         seed=config.train.seed)
@@ -84,17 +84,15 @@ def _prepare_run(config: Config, model_dir: str, strategy, overwrite: bool = Fal
         if chief and resolved != saved:
             run_dir.save_config(model_dir, resolved)  # e.g. a longer train_steps, for eval
         vocab = run_dir.load_vocabularies(model_dir)
-        with strategy.scope():
-            model = build_model(resolved.model, label_smoothing=config.train.label_smoothing)
+        model = model_of_run(resolved, config.train.label_smoothing, strategy.scope())
         return resolved, model, vocab, None
-    resolved, model, report, readers = run_dir.warm_started(
+    resolved, model, report, readers = warm_started(
         config, config.train.label_smoothing, strategy.scope())
-    vocab = vocabulary_specs(config.model, readers)
+    vocab = vocabularies(config.model, readers)
     if chief:
         vocab = run_dir.save_vocabularies(model_dir, vocab)
         files.write_json(os.path.join(model_dir, run_dir.REPORT_FILE), report.to_dict())
         run_dir.save_config(model_dir, resolved)  # last: marks the directory as a run
-        vocab = run_dir.load_vocabularies(model_dir)
     print(report.summary(), flush=True)
     return resolved, model, vocab, report
 
@@ -114,8 +112,8 @@ def train(config: Config, model_dir: str, strategy_name: str = "default", tpu: O
     config = dataclasses.replace(
         config, model=dataclasses.replace(config.model, dtype_policy=precision.policy))
     config, model, vocab, _ = _prepare_run(config, model_dir, strategy, overwrite)
-    if model.model_config.dtype_policy != precision.policy:  # a resumed run keeps its own
-        precision = resolve_dtype_policy(model.model_config.dtype_policy)
+    if model.dtype_policy.name != precision.policy:  # a resumed run keeps its own
+        precision = resolve_dtype_policy(model.dtype_policy.name)
     tcfg = config.train
     hidden = model.spec.decoder.hidden_size
     with strategy.scope():

@@ -24,12 +24,12 @@ from typing import Dict, List, Optional, Tuple
 
 import tensorflow as tf
 
-from bert2bert.checkpoints import config_from_checkpoints, open_readers, warm_start
 from bert2bert.checkpoints.base import CheckpointError
-from bert2bert.checkpoints.vocabulary import tokenizer_from_spec
+from bert2bert.checkpoints.vocabulary import Vocabularies
 from bert2bert.config import Config, config_from_dict, read_yaml
 from bert2bert.errors import UsageError
-from bert2bert.models import build_model
+from bert2bert.factory import model_of_run
+from bert2bert.text.vocabulary import Vocabulary
 from bert2bert.training import files
 from bert2bert.training.run_lock import LOCK_FILE
 
@@ -63,44 +63,30 @@ def load_run_config(model_dir: str) -> Config:
     return config_from_dict(read_yaml(path), where=path)
 
 
-def save_vocabularies(model_dir: str, tokenizer_specs: Dict[str, Dict]) -> Dict[str, Dict]:
-    """Copies each side's vocabulary files into model_dir/vocab/<side>/; returns the specs
-    with the copied paths (also written to vocab/vocab.json)."""
+def save_vocabularies(model_dir: str, vocabs: Vocabularies) -> Vocabularies:
+    """Copies each side's vocabulary files into model_dir/vocab/<side>/ and writes
+    vocab/vocab.json; returns the vocabularies as they now are in the run directory."""
     saved = {}
-    for side, spec in tokenizer_specs.items():
-        target = os.path.join(model_dir, VOCAB_DIR, side)
-        file_specs = {}
-        for key, path in spec["files"].items():
-            dest = os.path.join(target, os.path.basename(path))
+    for side, vocabulary in vocabs._asdict().items():
+        moved = vocabulary.moved(os.path.join(model_dir, VOCAB_DIR, side))
+        for (_, path), (_, dest) in zip(vocabulary.files, moved.files):
             if os.path.abspath(path) != os.path.abspath(dest):
                 files.copy_file(path, dest)
-            file_specs[key] = os.path.join(VOCAB_DIR, side, os.path.basename(path))
-        saved[side] = {"family": spec["family"], "files": file_specs,
-                       "lowercase": spec["lowercase"]}
-    files.write_json(os.path.join(model_dir, VOCAB_DIR, "vocab.json"), saved)
-    return saved
+        saved[side] = moved
+    files.write_json(os.path.join(model_dir, VOCAB_DIR, "vocab.json"),
+                     {side: v.to_json(model_dir) for side, v in saved.items()})
+    return Vocabularies(**saved)
 
 
-def load_vocabularies(model_dir: str) -> Dict[str, Dict]:
-    """The vocabulary specs of a run, with absolute paths."""
+def load_vocabularies(model_dir: str) -> Vocabularies:
+    """The vocabularies of a run (vocab/vocab.json, paths relative to the run directory)."""
     path = os.path.join(model_dir, VOCAB_DIR, "vocab.json")
     if not os.path.isfile(path):
         raise CheckpointError(f"{path}: missing; the run directory has no vocabularies")
     with open(path, encoding="utf-8") as f:
-        specs = json.load(f)
-    for spec in specs.values():
-        spec["files"] = {k: os.path.join(model_dir, v) for k, v in spec["files"].items()}
-    return specs
-
-
-def warm_started(config: Config, label_smoothing: float = 0.0, scope=None, strict: bool = True):
-    """Opens the config's checkpoints, resolves the model shape from them, builds the model
-    (in `scope`) and loads them. Returns (resolved config, model, report, readers)."""
-    readers = open_readers(config.model)
-    resolved = dataclasses.replace(config, model=config_from_checkpoints(config.model, readers))
-    with scope or contextlib.nullcontext():
-        model = build_model(resolved.model, label_smoothing=label_smoothing)
-    return resolved, model, warm_start(model, readers, strict=strict), readers
+        data = json.load(f)
+    return Vocabularies(**{side: Vocabulary.from_json(data[side], model_dir)
+                           for side in Vocabularies._fields})
 
 
 # ------------------------------------------------------------------ what the directory holds
@@ -358,7 +344,7 @@ def restore_model(model_dir: str, checkpoint: Optional[int] = None) -> TrainedMo
     one-line `CheckpointError`."""
     config = load_run_config(model_dir)
     vocab = load_vocabularies(model_dir)
-    model = build_model(config.model)
+    model = model_of_run(config)
     restorer = tf.train.Checkpoint(model=model)
     if checkpoint is None:
         path = restore_newest(restorer, checkpoint_prefixes(model_dir), expect_partial=True)
@@ -371,6 +357,5 @@ def restore_model(model_dir: str, checkpoint: Optional[int] = None) -> TrainedMo
         except Exception as e:  # noqa: BLE001 - corrupt files raise many types
             raise CheckpointError(f"{path}: cannot be read ({type(e).__name__}: "
                                   f"{str(e).splitlines()[0][:200]})") from None
-    return TrainedModel(model, config, tokenizer_from_spec(vocab["source"]),
-                        tokenizer_from_spec(vocab["target"]), path,
+    return TrainedModel(model, config, vocab.source.tokenizer(), vocab.target.tokenizer(), path,
                         int(path.rsplit("-", 1)[-1]))

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from bert2bert.decoding import greedy_decode, length_penalty
+from bert2bert.decoding import DecodingState, greedy_decode, length_penalty
 from tests.helpers import random_inputs, tiny_model
 
 START, PAD = 1, 0
@@ -60,14 +60,14 @@ def official_beam_search(model, src, mask, *, beam_size, max_length, end_id, alp
     without the start token, end token kept, zeros after it, scores [B, K]) as numpy."""
     from official.nlp.modeling.ops.beam_search import sequence_beam_search
 
-    state = model.start_decoding(src, mask, max_length)
+    state = model.start_decoding(src, mask, max_length)._asdict()  # its cache must be a dict
     dtypes = tf.nest.map_structure(lambda t: t.dtype, state)
     as_float = functools.partial(tf.nest.map_structure, lambda t: tf.cast(t, tf.float32))
 
-    def symbols_to_logits_fn(ids, i, cache):  # its cache must be float32
+    def symbols_to_logits_fn(ids, i, cache):  # ... of float32 tensors
         cache = tf.nest.map_structure(lambda t, dtype: tf.cast(t, dtype), cache, dtypes)
-        logits, cache = model.decode_step(cache, ids[:, -1], i)
-        return logits, as_float(cache)
+        logits, cache = model.decode_step(DecodingState(**cache), ids[:, -1], i)
+        return logits, as_float(cache._asdict())
 
     seq, scores = sequence_beam_search(symbols_to_logits_fn, tf.fill([src.shape[0]], START),
                                        as_float(state), vocab_size(model), beam_size, alpha,

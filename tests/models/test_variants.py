@@ -173,8 +173,8 @@ def test_mixed_bfloat16_gives_float32_logits():
 @pytest.mark.parametrize("variant", ["bert2bert", "gpt"])
 def test_large_size_shapes(variant):
     """`large` resolves to 24 layers, 1024 wide, 16 heads, 4096 inner (no weights built)."""
-    from bert2bert.models import resolve
-    spec = resolve(tiny_config(variant, size="large", num_layers=None, hidden_size=None,
+    from bert2bert.resolve import model_spec
+    spec = model_spec(tiny_config(variant, size="large", num_layers=None, hidden_size=None,
                                num_heads=None, intermediate_size=None))
     assert (spec.decoder.num_layers, spec.decoder.hidden_size, spec.decoder.num_heads,
             spec.decoder.intermediate_size) == (24, 1024, 16, 4096)
