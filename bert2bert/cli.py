@@ -153,7 +153,7 @@ def cmd_evaluate(args) -> int:
 
 def cmd_score(args) -> int:
     """Scores a hypothesis file against references (and sources, for SARI)."""
-    from bert2bert.data.files import text_lines
+    from bert2bert.textfiles import text_lines
     from bert2bert.errors import UsageError
     from bert2bert.metrics import score_files
 

@@ -29,6 +29,8 @@ import collections
 import re
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
+from bert2bert.textfiles import text_lines
+
 __all__ = [
     "sacrebleu_score", "bleu_cased", "bleu_uncased", "rouge_scores",
     "sari_score", "sari_components", "sentence_sari", "exact_match",
@@ -314,15 +316,8 @@ def compute_metrics(names: Union[str, Iterable[str]], sources: Optional[Sequence
 
 
 def _read_lines(path: str) -> List[str]:
-    """One example per line, UTF-8; only "\\n" (and a "\\r" before it) ends a line."""
-    with open(path, encoding="utf-8", newline="") as f:
-        text = f.read()
-    if not text:
-        return []
-    lines = text.split("\n")
-    if lines[-1] == "":
-        lines.pop()
-    return [line[:-1] if line.endswith("\r") else line for line in lines]
+    """One example per line (`bert2bert.textfiles.text_lines`: UTF-8, only "\\n" ends a line)."""
+    return list(text_lines(path))
 
 
 def score_files(metric: Union[str, Iterable[str]], hyp_path: str, ref_path: str,

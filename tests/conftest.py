@@ -1,4 +1,5 @@
-"""Fixtures for every test: float32 policy (also for `auto`) and fixed seeds."""
+"""Fixtures for every test: float32 policy (also for `auto`) and fixed seeds; the session-scoped
+checkpoint fixtures of tests/fixtures/pytest_plugin.py (one set, built once per run)."""
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -8,6 +9,8 @@ os.environ["BERT2BERT_NATIVE_BF16"] = "0"
 
 import keras  # noqa: E402
 import pytest  # noqa: E402
+
+pytest_plugins = ["tests.fixtures.pytest_plugin"]
 
 
 @pytest.fixture(autouse=True)

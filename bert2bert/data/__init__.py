@@ -27,6 +27,7 @@ _EXPORTS = {
     "bert2bert.data.preflight": ["preflight"],
     "bert2bert.data.tasks": ["examples_from_pairs", "load_examples", "load_jsonl", "load_tfds",
                              "load_tsv"],
-    "bert2bert.data.tfds_builders": ["builder_for", "own_builder_names", "prepare"],
+    "bert2bert.data.tfds.preparation": ["prepare"],
+    "bert2bert.data.tfds.registry": ["builder_for", "own_builder_names"],
 }
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -12,12 +12,12 @@ for checking while it is unchanged.
 """
 import dataclasses
 import functools
-import gzip
 import json
 import os
-from typing import List, Sequence, Tuple
+from typing import Iterator, List, Optional, Sequence, Tuple
 
 from bert2bert.data.errors import DataError, DataFormatError
+from bert2bert.textfiles import Opener, text_lines
 
 
 def key_fields(key: str, what: str = "key") -> List[str]:
@@ -39,27 +39,12 @@ def join_python(parts: Sequence[str]) -> str:
     return " ".join(p.strip() for p in parts if p.strip())
 
 
-def text_lines(path: str):
-    """(line number, text) of the non-blank lines of a UTF-8 file (".gz" too); a trailing
-    '\\r' and a BOM are dropped."""
-    opener = gzip.open if path.endswith(".gz") else open
-    try:
-        with opener(path, "rb") as f:
-            for number, raw in enumerate(f, start=1):
-                try:
-                    line = raw.decode("utf-8")
-                except UnicodeDecodeError as e:
-                    raise DataFormatError(f"{path}:{number}: not valid UTF-8 ({e.reason})"
-                                          ) from None
-                line = line.rstrip("\n")
-                if number == 1 and line.startswith("\ufeff"):
-                    line = line[1:]
-                if line.endswith("\r"):
-                    line = line[:-1]
-                if line:
-                    yield number, line
-    except (gzip.BadGzipFile, EOFError) as e:
-        raise DataFormatError(f"{path}: not a readable gzip file ({e})") from None
+def data_lines(path: str, opener: Optional[Opener] = None) -> Iterator[Tuple[int, str]]:
+    """(line number, text) of the non-blank lines of a UTF-8 data file (see
+    `bert2bert.textfiles`); `DataFormatError` names the file and line of bytes not UTF-8."""
+    for number, line in enumerate(text_lines(path, opener, DataFormatError), start=1):
+        if line:
+            yield number, line
 
 
 def _unchanged(function):
@@ -101,7 +86,7 @@ def check_tsv(path: str, source_key: str, target_key: str) -> TsvColumns:
             f"names (file with a header) or all column numbers (file without header)")
     has_header = not all(numeric)
     width, header, rows = None, [], 0
-    for number, line in text_lines(path):
+    for number, line in data_lines(path):
         fields = line.count("\t") + 1
         if width is None:
             width = fields
@@ -139,7 +124,7 @@ def read_jsonl(path: str, source_key: str, target_key: str) -> Tuple[Tuple[str, 
     src = key_fields(source_key, "source_key")
     tgt = key_fields(target_key, "target_key")
     pairs = []
-    for number, line in text_lines(path):
+    for number, line in data_lines(path):
         if not line.strip():
             continue
         try:

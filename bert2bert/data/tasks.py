@@ -37,7 +37,8 @@ import tensorflow as tf
 from bert2bert.data.errors import DataError, DataFormatError, DataUnavailableError
 from bert2bert.data.files import check_tsv, data_file, key_fields, read_jsonl
 from bert2bert.data.preflight import check_task
-from bert2bert.data.tfds_builders import builder_for, prepare
+from bert2bert.data.tfds.preparation import prepare
+from bert2bert.data.tfds.registry import builder_for
 
 __all__ = ["DataFormatError", "DataUnavailableError", "key_fields", "load_examples",
            "load_jsonl", "load_tfds", "load_tsv", "examples_from_pairs"]

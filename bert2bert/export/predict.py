@@ -10,6 +10,7 @@ from typing import Callable, List, Optional, Sequence
 import tensorflow as tf
 
 from bert2bert.errors import UsageError
+from bert2bert.textfiles import raw_lines
 from bert2bert.training import files
 
 log = logging.getLogger("bert2bert")
@@ -75,17 +76,12 @@ def predict_file(input_path: str, output_path: str, batch_size: int = 32,
                  progress: bool = True, overwrite: bool = False, **source) -> int:
     """Writes one prediction per line of `input_path` to `output_path`; returns the count.
 
-    Input lines are read as bytes (invalid UTF-8 is replaced in the graph, not an error).
-    An existing `output_path` is refused unless `overwrite`; the output is written
-    atomically (complete or not at all)."""
-    if not os.path.isfile(input_path):
-        raise FileNotFoundError(f"input file not found: {input_path}")
+    Input lines are read as bytes (`bert2bert.textfiles.raw_lines`: only "\\n" ends a line;
+    invalid UTF-8 is replaced in the graph, not an error). A missing input raises the
+    `FileNotFoundError` naming it; an existing `output_path` is refused unless `overwrite`; the
+    output is written atomically (complete or not at all)."""
+    lines = list(raw_lines(input_path))
     check_output(input_path, output_path, overwrite)
-    with open(input_path, "rb") as f:
-        data = f.read()
-    lines = [x[:-1] if x.endswith(b"\r") else x for x in data.split(b"\n")]
-    if data.endswith(b"\n") or not data:
-        lines.pop()  # the newline ends the last line; it does not start another
     outputs = predict_lines(lines, batch_size=batch_size, progress=progress, **source)
     files.write_text(output_path, "".join(o + "\n" for o in outputs), overwrite)
     log.info("wrote %d predictions to %s", len(outputs), output_path)

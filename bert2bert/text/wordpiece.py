@@ -18,12 +18,15 @@ Special-token strings in the input ("[CLS]", "[SEP]", ...) are plain text: "[", 
 Unicode tables are RE2's and ICU's (TensorFlow's); they can differ from Python's or Hugging
 Face's only for characters added in recent Unicode versions.
 """
+import errno
 import os
 
 import tensorflow as tf
 import tensorflow_text as tf_text
 
-from .base import InGraphTokenizer, read_text
+from bert2bert.textfiles import BOM, text_lines
+
+from .base import InGraphTokenizer
 from .special_tokens import resolve_special_tokens
 
 MAX_CHARS_PER_WORD = 100
@@ -57,10 +60,20 @@ def _parse_vocab(lines, path):
 
 
 def _read_lines(path):
-    lines = read_text(path, "WordPiece vocab.txt").split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    return lines
+    """The lines of vocab.txt (local or any tf.io.gfile scheme); a `FileFormatError` names the
+    file and line of bytes that are not UTF-8."""
+    return list(text_lines(os.fspath(path), _open_gfile))
+
+
+def _open_gfile(path):
+    if not tf.io.gfile.exists(path):
+        raise FileNotFoundError(errno.ENOENT, "WordPiece vocab.txt file not found", path)
+    return tf.io.gfile.GFile(path, "rb")
+
+
+def _starts_with_bom(path):
+    with _open_gfile(path) as f:
+        return f.read(len(BOM)) == BOM
 
 
 def _infer_lowercase(tokens):
@@ -105,8 +118,9 @@ class WordPieceTokenizer(InGraphTokenizer):
         self.lowercase = _infer_lowercase(tokens) if lowercase is None else bool(lowercase)
         self._unk_token = special.unk_token
 
-        if len(vocab) == len(tokens) and lines == tokens:
-            # The file itself initialises the table (and is exported as a SavedModel asset).
+        if len(vocab) == len(tokens) and lines == tokens and not _starts_with_bom(vocab_file):
+            # The file itself initialises the table (and is exported as a SavedModel asset;
+            # TensorFlow drops a "\r" before "\n" as `text_lines` does, but keeps a BOM).
             init = tf.lookup.TextFileInitializer(
                 vocab_file, key_dtype=tf.string,
                 key_index=tf.lookup.TextFileIndex.WHOLE_LINE, value_dtype=tf.int64,

@@ -1,6 +1,4 @@
 """Numerical parity with independent implementations given the same weights (float32, 1e-5)."""
-import os
-
 import numpy as np
 import pytest
 from keras import ops
@@ -8,18 +6,10 @@ from keras import ops
 from bert2bert.checkpoints import build_warm_started_model
 from bert2bert.config import ModelConfig, StackOverrides
 from bert2bert.models.seq2seq import causal_mask
-from tests.fixtures import checkpoints as fx
 from tests.fixtures.keras_hub_ref import load_keras_hub_backbone
+from tests.fixtures.pytest_plugin import encoder_inputs
 
 pytestmark = pytest.mark.slow
-
-
-def encoder_inputs(vocab, seed=0):
-    rng = np.random.default_rng(seed)
-    ids = rng.integers(5, vocab, (2, 11)).astype("int32")
-    mask = np.ones_like(ids)
-    mask[1, 7:] = 0
-    return ids * mask, mask
 
 
 def our_encoder(path, **stack):
@@ -30,12 +20,14 @@ def our_encoder(path, **stack):
 
 
 @pytest.fixture(scope="module")
-def model_garden_reference(bert_tf1, model_garden_tf2, tmp_path_factory):
+def model_garden_reference(bert_tf1, model_garden_outputs):
+    """Model Garden's BertEncoder restored from model_garden_tf2 (the session fixture's
+    tf-models-official subprocess ran it on encoder_inputs(vocab), one segment)."""
     ids, mask = encoder_inputs(bert_tf1.config["vocab_size"])
-    out = fx.run_model_garden_bert_encoder(
-        os.path.join(bert_tf1.directory, "bert_config.json"), model_garden_tf2,
-        {"input_word_ids": ids, "input_mask": mask, "input_type_ids": np.zeros_like(ids)},
-        tmp_path_factory.mktemp("model_garden_run"))
+    out = model_garden_outputs["untyped"]
+    np.testing.assert_array_equal(out["inputs"]["input_word_ids"], ids)
+    np.testing.assert_array_equal(out["inputs"]["input_mask"], mask)
+    assert not out["inputs"]["input_type_ids"].any()
     return ids, mask, out["sequence_output"]
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from bert2bert.config import TaskConfig
 from bert2bert.data import DataFormatError, DataUnavailableError, builder_for, load_examples
-from bert2bert.data import tfds_builders
+from bert2bert.data.tfds import network as tfds_builders
 from tests.data.common import no_network, write  # noqa: F401 - no_network is a fixture
 from tests.helpers import shared_path
 
@@ -25,8 +25,7 @@ def raw_lines(path):
 
 def test_tfds_has_no_builders_of_our_names():
     import tensorflow_datasets as tfds
-    from bert2bert.data.discofuse_builder import DiscoFuse
-    from bert2bert.data.wikisplit_builder import WikiSplit
+    from bert2bert.data.tfds import DiscoFuse, WikiSplit
     # TFDS 4.9.10 has neither, so ours are registered under the names the configs use.
     assert (WikiSplit.name, DiscoFuse.name) == ("wikisplit", "discofuse")
     assert tfds.builder_cls("wikisplit") is WikiSplit

@@ -15,7 +15,7 @@ Splits: train, validation (the `dev` file), test - those whose files are present
 `manual_dir` may hold the zip itself, the unzipped `discofuse_v1/<part>/` tree, or `<part>/`
 with the TSV files.
 
-    >>> from bert2bert.data.discofuse_builder import DiscoFuse
+    >>> from bert2bert.data.tfds.discofuse import DiscoFuse
     >>> b = DiscoFuse(config="wikipedia_balanced", data_dir="/tmp/tfds")   # doctest: +SKIP
 """
 import dataclasses
@@ -23,8 +23,9 @@ import dataclasses
 import numpy as np
 import tensorflow_datasets as tfds
 
-from bert2bert.data.tfds_builders import (DataFormatError, LocalFirstBuilder, SourceFile,
-                                          find_in_zip, free_builder_name)
+from bert2bert.data.errors import DataFormatError
+from bert2bert.data.tfds.base import LocalFirstBuilder, free_builder_name
+from bert2bert.data.tfds.sources import SourceFile
 
 URL = "https://storage.googleapis.com/discofuse.appspot.com/"
 TEXT_COLUMNS = ("coherent_first_sentence", "coherent_second_sentence",
@@ -61,12 +62,11 @@ class DiscoFuse(LocalFirstBuilder):
         "discofuse_v1/<part>/ folders) from https://github.com/google-research-datasets/discofuse "
         "in manual_dir.")
 
-    @property
-    def SPLIT_FILES(self):  # noqa: N802 - per config
+    def split_files(self):
         suffix = "_balanced" if self.builder_config.balanced else ""
         return {split: (f"{stem}{suffix}.tsv",) for split, stem in FILE_STEMS.items()}
 
-    def _folder_hint(self):
+    def folder_hint(self):
         return self.builder_config.part
 
     def manual_help(self, manual_dir):
@@ -91,27 +91,9 @@ class DiscoFuse(LocalFirstBuilder):
     def download_urls(self):
         return {"all": f"{URL}discofuse_v1_{self.builder_config.part}.zip"}
 
-    def _split_generators(self, dl_manager):
-        manual_dir = getattr(dl_manager, "_manual_dir", None)
-        local = self.find_local_sources(str(manual_dir) if manual_dir else None)
-        if not local:  # download the part's zip, then find the split files inside it
-            path = dl_manager.download(self.download_urls())["all"]
-            local = {}
-            for split, (pattern,) in self.SPLIT_FILES.items():
-                source = find_in_zip(str(path), pattern, self.builder_config.part)
-                if source is not None:
-                    local[split] = source
-            if not local:
-                raise DataFormatError(f"{path}: no {list(self.SPLIT_FILES.values())} inside")
-        return {split: self._generate_examples(source) for split, source in local.items()}
-
     def _generate_examples(self, source: SourceFile):
-        lines = source.lines()
         header = None
-        for number, line in enumerate(lines, start=1):
-            line = line.rstrip("\n").rstrip("\r")
-            if not line:
-                continue
+        for number, line in source.lines():
             fields = line.split("\t")
             if header is None:
                 missing = [c for c in COLUMNS if c not in fields]

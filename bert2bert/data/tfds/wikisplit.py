@@ -9,18 +9,17 @@ sentences keep the ` <::::> ` separator, which is the target the paper's models 
 Splits: train, tune, validation, test - only those whose files are present when preparing from
 a `manual_dir` (train may be `train.tsv.zip` or an unzipped `train.tsv`).
 
-    >>> from bert2bert.data.wikisplit_builder import WikiSplit
+    >>> from bert2bert.data.tfds.wikisplit import WikiSplit
     >>> b = WikiSplit(data_dir="/tmp/tfds")                                   # doctest: +SKIP
     >>> b.download_and_prepare(download_config=tfds.download.DownloadConfig(
     ...     manual_dir="../shared/data/wikisplit"))                            # doctest: +SKIP
     >>> next(iter(b.as_dataset(split="validation")))["simple_sentence"]        # doctest: +SKIP
 """
-import zipfile
-
 import tensorflow_datasets as tfds
 
-from bert2bert.data.tfds_builders import (DataFormatError, LocalFirstBuilder, SourceFile,
-                                          free_builder_name)
+from bert2bert.data.errors import DataFormatError
+from bert2bert.data.tfds.base import LocalFirstBuilder, free_builder_name
+from bert2bert.data.tfds.sources import SourceFile
 
 SEPARATOR = " <::::> "
 URL = "https://github.com/google-research-datasets/wiki-split/raw/master/"
@@ -62,22 +61,8 @@ class WikiSplit(LocalFirstBuilder):
     def download_urls(self):
         return {split: URL + name for split, name in FILES.items()}
 
-    def _source_for(self, split, path):
-        if zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as archive:
-                members = [m for m in archive.namelist() if m.endswith(".tsv")]
-            if not members:
-                raise DataFormatError(f"{path}: the {split} archive holds no .tsv file")
-            return SourceFile(path, members[0])
-        return SourceFile(path)
-
     def _generate_examples(self, source: SourceFile):
-        if source.member is None and zipfile.is_zipfile(source.path):
-            source = self._source_for("train", source.path)
-        for number, line in enumerate(source.lines(), start=1):
-            line = line.rstrip("\n").rstrip("\r")
-            if not line:
-                continue
+        for number, line in source.lines():
             columns = line.split("\t")
             if len(columns) != 2:
                 raise DataFormatError(
