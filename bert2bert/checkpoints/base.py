@@ -126,7 +126,7 @@ class CheckpointReader:
 
     def vocabulary(self) -> Vocabulary:
         """The vocabulary that came with this checkpoint."""
-        from bert2bert.text import FILE_KEYS
+        from bert2bert.text.from_files import FILE_KEYS
 
         if not any(k in FILE_KEYS for k in self.vocab_files):
             raise CheckpointError(f"{self.path}: no vocabulary file came with this checkpoint")

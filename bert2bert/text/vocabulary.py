@@ -51,7 +51,7 @@ class Vocabulary:
 
 @functools.lru_cache(maxsize=16)
 def _tokenizer(vocabulary: Vocabulary):
-    from bert2bert.text import FILE_KEYS, tokenizer_from_files
+    from bert2bert.text.from_files import FILE_KEYS, tokenizer_from_files
 
     files = {k: v for k, v in vocabulary.files if k in FILE_KEYS}
     return tokenizer_from_files(vocabulary.family, files, lowercase=vocabulary.lowercase)
