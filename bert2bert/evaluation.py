@@ -14,9 +14,8 @@ from typing import Dict, Optional
 
 import tensorflow as tf
 
-from bert2bert import grid
 from bert2bert.checkpoints.base import CheckpointError
-from bert2bert.data import load_examples, make_dataset
+from bert2bert.data import make_dataset
 from bert2bert.decoding import decode as run_decoding
 from bert2bert.metrics import compute_metrics
 from bert2bert.training import files, run_dir
@@ -42,13 +41,10 @@ def evaluate(model_dir: str, checkpoint: Optional[int] = None, split: str = "val
     special = target_tok.special_tokens
     limit = max_examples or config.train.max_eval_examples
     batch = config.train.eval_batch_size
-    dirs = dict(data_dir=config.task.data_dir, manual_dir=config.task.manual_dir)
-    raw = load_examples(config.task, split, **dirs)
-    dataset = make_dataset(config.task, split, source_tok, target_tok, batch, **dirs,
-                           decoder_only=grid.VARIANTS[config.model.variant].decoder_only, training=False)
-    if limit:
-        raw = raw.take(limit)
-        dataset = dataset.take(-(-limit // batch))  # whole batches; extra rows cut below
+    dataset = make_dataset(config.task, split, source_tok, target_tok, batch,
+                           data_dir=config.task.data_dir, manual_dir=config.task.manual_dir,
+                           decoder_only=model.spec.decoder_only, training=False, limit=limit,
+                           keep_text=True)  # each batch carries its own strings
     max_length = config.decode.max_length or config.task.max_target_length
 
     @tf.function(reduce_retracing=True)
@@ -57,17 +53,12 @@ def evaluate(model_dir: str, checkpoint: Optional[int] = None, split: str = "val
 
     from tqdm.auto import tqdm
 
-    hyps = []
+    hyps, sources, refs = [], [], []
     for inputs, _ in tqdm(dataset, desc=f"eval {split}", unit="batch", disable=not progress):
         ids, _ = decode(inputs["encoder_token_ids"], inputs["encoder_padding_mask"])
         hyps += [t.decode("utf-8").strip() for t in target_tok.detokenize(ids).numpy()]
-    sources, refs = [], []
-    for example in raw:
-        sources.append(example["source"].numpy().decode("utf-8"))
-        refs.append(example["target"].numpy().decode("utf-8"))
-    hyps = hyps[: len(refs)]
-    if len(hyps) != len(refs):
-        raise RuntimeError(f"decoded {len(hyps)} examples but the split has {len(refs)}")
+        sources += [t.decode("utf-8") for t in inputs["source_text"].numpy()]
+        refs += [t.decode("utf-8") for t in inputs["target_text"].numpy()]
     if config.task.metrics_on_tokenized_text:
         sources, refs = (tokenized_text(target_tok, texts) for texts in (sources, refs))
     lower = config.task.lowercase_metrics

@@ -128,8 +128,9 @@ class PairEncoder:
         return (tf.concat([_column(self.start_id, rows), tgt], axis=1),
                 tf.concat([tgt, _column(self.end_id, rows)], axis=1))
 
-    def pairs(self, sources, targets):
-        """(inputs dict of ragged ids and masks, ragged labels) for string batches."""
+    def pairs(self, sources, targets, keep_text: bool = False):
+        """(inputs dict of ragged ids and masks, ragged labels) for string batches; with
+        `keep_text` the inputs also hold the strings (`source_text`, `target_text`)."""
         src = self.sources(sources)
         decoder, labels = self.targets(targets)
         inputs = {
@@ -138,23 +139,26 @@ class PairEncoder:
             "decoder_token_ids": decoder,
             "decoder_padding_mask": tf.ones_like(decoder),
         }
+        if keep_text:
+            inputs.update(source_text=sources, target_text=targets)
         return inputs, labels
 
 
 def featurize(dataset: tf.data.Dataset, source_tokenizer, target_tokenizer,
               max_source_length: int, max_target_length: int, decoder_only: bool = False,
-              tokenize_batch: int = TOKENIZE_BATCH) -> tf.data.Dataset:
+              tokenize_batch: int = TOKENIZE_BATCH, keep_text: bool = False) -> tf.data.Dataset:
     """Maps {"source", "target"} string examples to `(inputs, labels)` (unpadded, int32).
 
     inputs: encoder_token_ids, encoder_padding_mask [S]; decoder_token_ids,
-    decoder_padding_mask [T]; labels [T]. Strings are tokenized `tokenize_batch` at a time
+    decoder_padding_mask [T]; labels [T]; with `keep_text` also the example's strings,
+    source_text and target_text []. Strings are tokenized `tokenize_batch` at a time
     (batch -> tokenize -> unbatch), in order. See the module docstring for the conventions
     and `PairEncoder` for `decoder_only`.
     """
     encoder = PairEncoder(source_tokenizer, target_tokenizer, max_source_length,
                           max_target_length, decoder_only)
     batched = dataset.batch(tokenize_batch)
-    rows = batched.map(lambda batch: encoder.pairs(batch["source"], batch["target"]),
+    rows = batched.map(lambda batch: encoder.pairs(batch["source"], batch["target"], keep_text),
                        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).unbatch()
     # unbatch leaves rank-0 "ragged" specs; an identity map makes them plain int32 tensors [len].
     return rows.map(lambda inputs, labels: (dict(inputs), labels))
@@ -202,6 +206,8 @@ def batch_examples(dataset: tf.data.Dataset, batch_size: int, max_source_length:
          "decoder_token_ids": tf.constant(target_pad, tf.int32),
          "decoder_padding_mask": tf.constant(0, tf.int32)},
         tf.constant(target_pad, tf.int32))
+    text_keys = [k for k in ("source_text", "target_text") if k in dataset.element_spec[0]]
+    padding_values[0].update({k: tf.constant("", tf.string) for k in text_keys})
     if shuffle_buffer and shuffle_buffer > 0:
         dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     if static_shapes:
@@ -210,7 +216,8 @@ def batch_examples(dataset: tf.data.Dataset, batch_size: int, max_source_length:
                              "bucket_boundaries does not apply")
         s, t = [max_source_length], [max_target_length]
         padded_shapes = ({"encoder_token_ids": s, "encoder_padding_mask": s,
-                          "decoder_token_ids": t, "decoder_padding_mask": t}, t)
+                          "decoder_token_ids": t, "decoder_padding_mask": t,
+                          **{k: [] for k in text_keys}}, t)
         return dataset.padded_batch(batch_size, padded_shapes=padded_shapes,
                                     padding_values=padding_values, drop_remainder=True)
     if bucket_boundaries:
@@ -241,12 +248,14 @@ def make_dataset(task, split: str, source_tokenizer, target_tokenizer, batch_siz
                  static_shapes: bool = False,
                  bucket_boundaries: Union[None, str, Sequence[int]] = None,
                  drop_remainder: Optional[bool] = None, decoder_only: bool = False,
-                 limit: Optional[int] = None, allow_download: bool = True) -> tf.data.Dataset:
+                 limit: Optional[int] = None, allow_download: bool = True,
+                 keep_text: bool = False) -> tf.data.Dataset:
     """load_examples + featurize + batch_examples for `task` (a TaskConfig), prefetched.
 
     training=True means: shuffled TFDS shards, `repeat()` forever, a 10,000-example shuffle
     buffer and full batches only (each overridable). Given a `seed`, the order is the same on
-    every run. `limit` keeps the first `limit` examples (before shuffling).
+    every run. `limit` keeps the first `limit` examples (before shuffling). `keep_text`: each
+    batch's inputs also hold its strings (`source_text`, `target_text`), e.g. to score them.
 
         >>> ds = make_dataset(task, "train", tok, tok, 32, training=True, seed=1)  # doctest: +SKIP
         >>> inputs, labels = next(iter(ds))                                         # doctest: +SKIP
@@ -261,7 +270,7 @@ def make_dataset(task, split: str, source_tokenizer, target_tokenizer, batch_siz
     if limit is not None:
         examples = examples.take(limit)
     features = featurize(examples, source_tokenizer, target_tokenizer, task.max_source_length,
-                         task.max_target_length, decoder_only=decoder_only)
+                         task.max_target_length, decoder_only=decoder_only, keep_text=keep_text)
     if repeat:
         features = features.repeat()
     batches = batch_examples(

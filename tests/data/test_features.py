@@ -200,3 +200,26 @@ def test_make_dataset_is_deterministic_given_a_seed(tmp_path):
     first_src = next(iter(evaluation))[0]["encoder_token_ids"][0].numpy()
     expected = [101] + ids(tok, builtin_examples("fusion", "validation")[0][0])[:46] + [102]
     assert first_src[first_src != 0].tolist() == expected
+
+
+@pytest.mark.parametrize("mode", ["dynamic", "static", "buckets"])
+def test_keep_text_keeps_each_examples_strings_beside_its_ids(mode):
+    """Evaluation scores the strings that came with the ids it decoded: same batch, same row,
+    whatever the batching (so nothing is read twice and lined up by position)."""
+    tok = bert_tokenizer()
+    pairs = [(f"source number {i} " + "word " * (i % 7), f"target {i}") for i in range(23)]
+    features = featurize(examples_from_pairs(pairs), tok, tok, 24, 16, keep_text=True)
+    batches = batch_examples(features, 5, 24, 16, pad_ids_of(tok, tok),
+                             static_shapes=mode == "static", drop_remainder=False,
+                             bucket_boundaries=[6, 9] if mode == "buckets" else None)
+    seen = 0
+    for inputs, labels in batches:
+        for row, (source, target) in enumerate(zip(inputs["source_text"].numpy(),
+                                                   inputs["target_text"].numpy())):
+            n = int(inputs["encoder_padding_mask"][row].numpy().sum())
+            assert inputs["encoder_token_ids"][row, 1:n - 1].numpy().tolist() == ids(
+                tok, source.decode())
+            m = int(inputs["decoder_padding_mask"][row].numpy().sum())
+            assert labels[row, :m - 1].numpy().tolist() == ids(tok, target.decode())
+            seen += 1
+    assert seen == (20 if mode == "static" else 23)  # static shapes keep full batches only
