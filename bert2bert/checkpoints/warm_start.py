@@ -79,20 +79,45 @@ def head_variables(model) -> List[Tuple[object, str]]:
 
 
 @dataclasses.dataclass
+class VariableOrigin:
+    """Where one model variable's starting value came from."""
+
+    variable: str  # the model variable's path
+    shape: List[int]
+    size: int
+    side: str  # encoder | decoder
+    source: Optional[str] = None  # "weights file:original name", or "copy of <path>"
+    transform: str = ""  # what was done to fit it ("transpose", "rows 0..127 of 512", ...)
+    random_reason: Optional[str] = None  # why it is random (None when loaded)
+
+
+@dataclasses.dataclass
+class CheckpointVariable:
+    """One variable of a checkpoint: which model variables took it, or why none did."""
+
+    name: str
+    shape: List[int]
+    used_by: List[str]
+    ignored: Optional[str] = None
+
+
+@dataclasses.dataclass
 class WarmStartReport:
     """For every model variable its source or why it is random; for every
     checkpoint variable whether it was used or why not."""
 
     variant: str
     checkpoints: Dict[str, Dict] = dataclasses.field(default_factory=dict)  # side -> summary
-    model_variables: List[Dict] = dataclasses.field(default_factory=list)
-    checkpoint_variables: Dict[str, List[Dict]] = dataclasses.field(default_factory=dict)
+    model_variables: List[VariableOrigin] = dataclasses.field(default_factory=list)
+    # weights file -> its variables
+    checkpoint_variables: Dict[str, List[CheckpointVariable]] = dataclasses.field(
+        default_factory=dict)
 
     def counts(self) -> Dict[str, int]:
-        loaded = sum(v["size"] for v in self.model_variables if v["source"])
-        total = sum(v["size"] for v in self.model_variables)
+        loaded = sum(v.size for v in self.model_variables if v.source)
+        total = sum(v.size for v in self.model_variables)
         return {"variables": len(self.model_variables),
-                "loaded_variables": sum(1 for v in self.model_variables if v["source"]),
+                "loaded_variables": sum(1 for v in self.model_variables if v.source),
                 "parameters": total, "loaded_parameters": loaded,
                 "random_parameters": total - loaded}
 
@@ -104,16 +129,16 @@ class WarmStartReport:
                  f"parameters loaded; {c['random_parameters'] / 1e6:.2f}M random"]
         for side, info in self.checkpoints.items():
             lines.append(f"  {side}: {info['format']} {info['path']}")
-        reasons = Counter(v["random_reason"] for v in self.model_variables if not v["source"])
+        reasons = Counter(v.random_reason for v in self.model_variables if not v.source)
         for reason, n in reasons.most_common():
             lines.append(f"  random: {n} variables ({reason})")
-        transforms = Counter(v["transform"].split(",")[0] for v in self.model_variables
-                             if v["source"] and "rows" in v["transform"])
+        transforms = Counter(v.transform.split(",")[0] for v in self.model_variables
+                             if v.source and "rows" in v.transform)
         for transform, n in transforms.items():
             lines.append(f"  sliced: {n} variables ({transform})")
         for path, rows in self.checkpoint_variables.items():
-            ignored = Counter(r["ignored"] for r in rows if r["ignored"])
-            used = sum(1 for r in rows if not r["ignored"])
+            ignored = Counter(r.ignored for r in rows if r.ignored)
+            used = sum(1 for r in rows if not r.ignored)
             lines.append(f"  {path}: {used} variables used, {sum(ignored.values())} ignored")
             for reason, n in ignored.most_common():
                 lines.append(f"    ignored {n}: {reason}")
@@ -185,20 +210,19 @@ def warm_start(model: Seq2SeqModel, readers: Dict[str, Optional[CheckpointReader
     """Loads `readers` ({"encoder": r, "decoder": r}) into a built model; returns the report."""
     variant = model.spec.variant
     report = WarmStartReport(variant=variant)
-    origin: Dict[int, Dict] = {}  # id(variable) -> report row
+    origin: Dict[int, VariableOrigin] = {}  # id(variable) -> report row
     used: Dict[str, Dict[str, List[str]]] = {}  # weights file -> original name -> model paths
     skipped: Dict[str, Dict[str, str]] = {}  # weights file -> original name -> reason
 
     def row(variable, side, source=None, transform="", reason=None):
         entry = origin.get(id(variable))
         if entry is None:
-            entry = {"variable": variable.path, "shape": list(variable.shape),
-                     "size": int(np.prod(variable.shape)), "side": side, "source": None,
-                     "transform": "", "random_reason": reason}
+            entry = VariableOrigin(variable.path, list(variable.shape),
+                                   int(np.prod(variable.shape)), side, random_reason=reason)
             origin[id(variable)] = entry
             report.model_variables.append(entry)
-        if source is not None and entry["source"] is None:
-            entry.update(source=source, transform=transform, random_reason=None)
+        if source is not None and entry.source is None:
+            entry.source, entry.transform, entry.random_reason = source, transform, None
         return entry
 
     for side in ("encoder", "decoder"):
@@ -227,7 +251,7 @@ def warm_start(model: Seq2SeqModel, readers: Dict[str, Optional[CheckpointReader
         file_used = used.setdefault(reader.weights_file, {})
         for variable, canonical in stack_variables(stack):
             source = sources.get(canonical)
-            loaded = origin.get(id(variable), {}).get("source")
+            loaded = origin[id(variable)].source if id(variable) in origin else None
             if loaded:  # a shared variable, loaded by the other side
                 if source is not None and loaded != f"{reader.weights_file}:{source.name}":
                     skipped.setdefault(reader.weights_file, {})[source.name] = (
@@ -260,8 +284,7 @@ def warm_start(model: Seq2SeqModel, readers: Dict[str, Optional[CheckpointReader
             if name not in file_used:
                 reason = ignored.get(name, "not needed by this model (it has fewer layers or "
                                            "no such part)")
-            rows.append({"name": name, "shape": list(shape), "used_by": file_used.get(name, []),
-                         "ignored": reason})
+            rows.append(CheckpointVariable(name, list(shape), file_used.get(name, []), reason))
         report.checkpoint_variables[reader.weights_file] = rows
     return report
 

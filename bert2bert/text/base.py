@@ -8,6 +8,7 @@ only: no `tf.py_function`, so the export runs in stock TF Serving.
     detokenize(ids)    -> tf.string [batch]; start, end and padding ids are dropped
     vocab_size, special_tokens, family
 """
+import errno
 import os
 
 import tensorflow as tf
@@ -24,6 +25,16 @@ def read_text(path, what: str) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
         raise ValueError(f"{path}: {what} file is not valid UTF-8 ({e})") from None
+
+
+def gfile_opener(what: str):
+    """An opener for `bert2bert.textfiles.text_lines` over `tf.io.gfile` (local or remote paths);
+    a missing file is a `FileNotFoundError` naming `what` and the path."""
+    def open_file(path):
+        if not tf.io.gfile.exists(path):
+            raise FileNotFoundError(errno.ENOENT, f"{what} file not found", path)
+        return tf.io.gfile.GFile(path, "rb")
+    return open_file
 
 
 def read_bytes(path, what: str) -> bytes:

@@ -27,7 +27,9 @@ import os
 import tensorflow as tf
 import tensorflow_text as tf_text
 
-from .base import InGraphTokenizer, read_text
+from bert2bert.textfiles import text_lines
+
+from .base import InGraphTokenizer, gfile_opener, read_text
 from .special_tokens import resolve_special_tokens
 
 # Unicode White_Space, which is what `\s` means in GPT-2's regex (RE2's `\s` is ASCII only).
@@ -80,7 +82,8 @@ def load_bpe_merges(path):
     """[(left, right)] in rank order from `vocab.bpe` / `merges.txt` ("#version" header optional)."""
     path = os.fspath(path)
     merges = []
-    for n, line in enumerate(read_text(path, "BPE merges (vocab.bpe / merges.txt)").split("\n")):
+    lines = text_lines(path, gfile_opener("BPE merges (vocab.bpe / merges.txt)"))
+    for n, line in enumerate(lines):
         if n == 0 and line.startswith("#version"):
             continue
         line = line.rstrip("\r")

@@ -20,7 +20,9 @@ import os
 
 import tensorflow as tf
 
-from .base import InGraphTokenizer, read_text
+from bert2bert.textfiles import text_lines
+
+from .base import InGraphTokenizer, gfile_opener
 from .byte_bpe import BytePairEncoder, load_bpe_merges, load_bpe_vocab
 from .special_tokens import FAIRSEQ_SPECIALS, FAMILY_TOKENS, resolve_special_tokens
 
@@ -30,7 +32,7 @@ def load_fairseq_dict(path):
     with an optional "#fairseq:overwrite" flag; a repeated symbol without the flag is an error)."""
     path = os.fspath(path)
     symbols, seen = [], set(FAIRSEQ_SPECIALS)
-    for n, line in enumerate(read_text(path, "fairseq dict.txt").split("\n")):
+    for n, line in enumerate(text_lines(path, gfile_opener("fairseq dict.txt"))):
         line = line.rstrip()
         if not line:
             continue

@@ -18,7 +18,6 @@ Special-token strings in the input ("[CLS]", "[SEP]", ...) are plain text: "[", 
 Unicode tables are RE2's and ICU's (TensorFlow's); they can differ from Python's or Hugging
 Face's only for characters added in recent Unicode versions.
 """
-import errno
 import os
 
 import tensorflow as tf
@@ -26,7 +25,7 @@ import tensorflow_text as tf_text
 
 from bert2bert.textfiles import BOM, text_lines
 
-from .base import InGraphTokenizer
+from .base import InGraphTokenizer, gfile_opener
 from .special_tokens import resolve_special_tokens
 
 MAX_CHARS_PER_WORD = 100
@@ -65,10 +64,7 @@ def _read_lines(path):
     return list(text_lines(os.fspath(path), _open_gfile))
 
 
-def _open_gfile(path):
-    if not tf.io.gfile.exists(path):
-        raise FileNotFoundError(errno.ENOENT, "WordPiece vocab.txt file not found", path)
-    return tf.io.gfile.GFile(path, "rb")
+_open_gfile = gfile_opener("WordPiece vocab.txt")
 
 
 def _starts_with_bom(path):

@@ -18,7 +18,7 @@ from tests.helpers import random_inputs, tiny_config
 
 
 def _rows(report):
-    return {r["variable"]: r for r in report.model_variables}
+    return {r.variable: r for r in report.model_variables}
 
 
 def _gelu_tanh(x):
@@ -39,7 +39,7 @@ def test_head_comes_from_cls_predictions_and_gives_the_original_logits(bert_tf1)
     w = bert_tf1.weights
     rows = _rows(report)
     for variable, _ in head_variables(model):
-        assert rows[variable.path]["source"].split(":")[-1].startswith("cls/predictions/")
+        assert rows[variable.path].source.split(":")[-1].startswith("cls/predictions/")
     np.testing.assert_array_equal(model.output_head.bias.numpy(), w["cls/predictions/output_bias"])
     # Logits = LayerNorm(gelu(h W + b)) E^T + bias, computed here from the TF1 arrays.
     inputs = random_inputs(model)
@@ -63,9 +63,9 @@ def test_tied_output_reports_the_checkpoint_head_as_unused(bert_tf1):
     model, report = build_warm_started_model(tied)
     assert model.output_head is None
     (rows,) = report.checkpoint_variables.values()  # one file for both sides
-    rows = {r["name"]: r for r in rows}
-    assert rows["cls/predictions/output_bias"]["ignored"] == HEAD_REASON
-    assert rows["cls/predictions/transform/dense/kernel"]["used_by"] == []
+    rows = {r.name: r for r in rows}
+    assert rows["cls/predictions/output_bias"].ignored == HEAD_REASON
+    assert rows["cls/predictions/transform/dense/kernel"].used_by == []
     # The head adds exactly H*H + H + 2H + V parameters.
     headed, _ = build_warm_started_model(ModelConfig(
         variant="bert2bert", encoder_checkpoint=bert_tf1.directory,
@@ -81,7 +81,7 @@ def test_checkpoint_without_a_head_leaves_it_random_and_says_so(hf_bert):
     rows = _rows(report)
     for variable, _ in head_variables(model):
         row = rows[variable.path]
-        assert row["source"] is None and "has no masked-LM head" in row["random_reason"]
+        assert row.source is None and "has no masked-LM head" in row.random_reason
     assert "has no masked-LM head" in report.summary()
     np.testing.assert_array_equal(model.output_head.bias.numpy(), 0.0)  # BERT's init
     np.testing.assert_array_equal(model.output_head.layer_norm.gamma.numpy(), 1.0)
@@ -100,7 +100,7 @@ def test_roberta_lm_head_is_read_from_hugging_face(tmp_path):
     np.testing.assert_array_equal(model.output_head.bias.numpy(), w["lm_head.bias"])
     assert not model.output_head.approximate_gelu  # RoBERTa's exact GELU, as its stack
     assert model.output_head.layer_norm.epsilon == 1e-5
-    assert all(_rows(report)[v.path]["source"] for v, _ in head_variables(model))
+    assert all(_rows(report)[v.path].source for v, _ in head_variables(model))
 
 
 def test_incremental_decoding_equals_the_full_pass_with_the_head():

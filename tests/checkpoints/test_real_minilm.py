@@ -88,10 +88,10 @@ def test_bert2bert_decoder_holds_the_checkpoint_weights(minilm_dir, hf_weights):
     np.testing.assert_array_equal(ops.convert_to_numpy(emb.position_embeddings.embeddings),
                                   hf_weights["embeddings.position_embeddings.weight"])
     # The report: exactly the cross-attention variables are random.
-    random_paths = {v["variable"] for v in report.model_variables if not v["source"]}
+    random_paths = {v.variable for v in report.model_variables if not v.source}
     cross_paths = {v.path for v in model.decoder.cross_attention_weights()}
     assert random_paths == cross_paths and len(cross_paths) == 6 * 10
-    assert {v.path for v in model.weights} == {v["variable"] for v in report.model_variables}
+    assert {v.path for v in model.weights} == {v.variable for v in report.model_variables}
 
 
 def test_report_accounts_for_every_checkpoint_variable(minilm_dir, hf_weights, tmp_path):
@@ -100,10 +100,10 @@ def test_report_accounts_for_every_checkpoint_variable(minilm_dir, hf_weights, t
     model, report = build_warm_started_model(ModelConfig(variant="bertShare",
                                                          encoder_checkpoint=minilm_dir))
     rows = report.checkpoint_variables[os.path.join(minilm_dir, "model.safetensors")]
-    assert {r["name"] for r in rows} == set(hf_weights)
-    ignored = {r["name"]: r["ignored"] for r in rows if r["ignored"]}
+    assert {r.name for r in rows} == set(hf_weights)
+    ignored = {r.name: r.ignored for r in rows if r.ignored}
     assert set(ignored) == {"pooler.dense.weight", "pooler.dense.bias", "embeddings.position_ids"}
-    assert all(r["used_by"] for r in rows if not r["ignored"])
+    assert all(r.used_by for r in rows if not r.ignored)
     path = report.write_json(os.path.join(tmp_path, "warm_start.json"))
     data = json.load(open(path))
     assert data["counts"]["random_parameters"] == sum(

@@ -33,7 +33,7 @@ def config_for(request, variant, **kw):
 def test_every_variant_warm_starts(request, variant):
     model, report = build_warm_started_model(config_for(request, variant))
     v = grid.VARIANTS[variant]
-    rows = {r["variable"]: r for r in report.model_variables}
+    rows = {r.variable: r for r in report.model_variables}
     assert set(rows) == {w.path for w in model.weights}
     cross = {w.path for w in model.decoder.cross_attention_weights()}
     for side, warm in (("encoder", v.encoder_warm), ("decoder", v.decoder_warm)):
@@ -43,11 +43,11 @@ def test_every_variant_warm_starts(request, variant):
         for variable, canonical in stack_variables(stack):
             row = rows[variable.path]
             if warm:
-                assert row["source"], f"{variable.path} should come from the checkpoint"
-            elif row["source"] is None:
-                assert "random" in row["random_reason"]
+                assert row.source, f"{variable.path} should come from the checkpoint"
+            elif row.source is None:
+                assert "random" in row.random_reason
     for path in cross:
-        assert rows[path]["source"] is None and rows[path]["random_reason"] == CROSS_ATTENTION_REASON
+        assert rows[path].source is None and rows[path].random_reason == CROSS_ATTENTION_REASON
     # The loaded part is exactly the warm-startable count of Table 1.
     counts = count_parameters(model)
     assert report.counts()["loaded_parameters"] == counts.from_checkpoint
@@ -57,7 +57,7 @@ def test_every_variant_warm_starts(request, variant):
 
 def test_bert2bert_random_is_exactly_cross_attention(request):
     model, report = build_warm_started_model(config_for(request, "bert2bert"))
-    random_paths = {r["variable"] for r in report.model_variables if not r["source"]}
+    random_paths = {r.variable for r in report.model_variables if not r.source}
     assert random_paths == {w.path for w in model.decoder.cross_attention_weights()}
 
 
@@ -77,8 +77,8 @@ def test_longer_position_table_is_sliced_and_reported(request, bert_tf1):
                                                         max_position_embeddings=16))
     table = ops.convert_to_numpy(model.encoder.embeddings.position_embeddings.embeddings)
     np.testing.assert_array_equal(table, bert_tf1.weights["bert/embeddings/position_embeddings"][:16])
-    row = next(r for r in report.model_variables if r["variable"].endswith("position_embeddings/embeddings"))
-    assert "rows 0..15 of 64" in row["transform"]
+    row = next(r for r in report.model_variables if r.variable.endswith("position_embeddings/embeddings"))
+    assert "rows 0..15 of 64" in row.transform
     assert "sliced: 1 variables (rows 0..15 of 64" in report.summary()
 
 
@@ -91,8 +91,8 @@ def test_encoder_and_decoder_from_different_formats(request, tfhub_bert, bert_tf
     # The shared word embeddings came from the encoder's checkpoint; the decoder's copy is
     # reported as not used, with the reason.
     rows = report.checkpoint_variables[open_checkpoint(bert_tf1.directory).weights_file]
-    word = next(r for r in rows if r["name"] == "bert/embeddings/word_embeddings")
-    assert "already loaded from" in word["ignored"]
+    word = next(r for r in rows if r.name == "bert/embeddings/word_embeddings")
+    assert "already loaded from" in word.ignored
 
 
 def test_bertshare_has_one_checkpoint_and_one_copy(request):
@@ -106,14 +106,14 @@ def test_bertshare_has_one_checkpoint_and_one_copy(request):
 def test_cross_attention_can_start_from_self_attention(request):
     model, report = build_warm_started_model(
         config_for(request, "bert2bert", cross_attention_init="self_attention"))
-    rows = {r["variable"]: r for r in report.model_variables}
+    rows = {r.variable: r for r in report.model_variables}
     for block in model.decoder.blocks:
         for cross, own in ((block.cross_attention, block.self_attention),
                            (block.cross_attention_norm, block.self_attention_norm)):
             for c, s in zip(cross.weights, own.weights):
                 np.testing.assert_array_equal(ops.convert_to_numpy(c), ops.convert_to_numpy(s))
-                assert rows[c.path]["source"] == f"copy of {s.path}"
-                assert "self-attention" in rows[c.path]["transform"]
+                assert rows[c.path].source == f"copy of {s.path}"
+                assert "self-attention" in rows[c.path].transform
     assert report.counts()["random_parameters"] == 0
     with pytest.raises(ValueError, match="warm-started decoder"):
         build_warm_started_model(config_for(request, "bert2rnd",
