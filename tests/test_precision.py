@@ -60,10 +60,10 @@ def test_this_machine_is_read_from_proc_cpuinfo(monkeypatch):
 
 
 @pytest.mark.slow
-def test_a_run_records_its_choice(tmp_path):
+def test_a_run_records_its_choice(tiny_smoke, tmp_path):
     from bert2bert.training.loop import train
 
-    cfg = load_config(os.path.join(REPO, "configs", "experiments", "smoke.yaml"),
+    cfg = load_config(tiny_smoke,  # smoke.yaml (dtype_policy auto) on a tiny checkpoint
                       ["train.train_steps=1", "train.batch_size=2", "task.max_source_length=16",
                        "task.max_target_length=8"])
     assert cfg.model.dtype_policy == "auto"
@@ -73,7 +73,7 @@ def test_a_run_records_its_choice(tmp_path):
     assert recorded["reason"] == "auto: BERT2BERT_NATIVE_BF16=0"
     saved = load_config(str(tmp_path / "run" / "config.yaml"))
     assert saved.model.dtype_policy == "float32"  # the run keeps what it was trained in
-    longer = load_config(os.path.join(REPO, "configs", "experiments", "smoke.yaml"),
+    longer = load_config(tiny_smoke,
                          ["train.train_steps=2", "train.batch_size=2",
                           "task.max_source_length=16", "task.max_target_length=8"])
     train(longer, str(tmp_path / "run"), progress=False)  # resumed: keeps its first record

@@ -1,5 +1,6 @@
 """`bert2bert export` and `bert2bert predict` from the command line."""
 import os
+import shutil
 
 import pytest
 
@@ -37,10 +38,11 @@ def test_export_then_predict_from_saved_model_and_from_run(bert_run, tmp_path, c
     assert from_export == from_run
 
 
-def test_second_export_gets_the_next_version(bert_run, tmp_path):
-    for _ in range(2):
-        assert main(["export", "--model_dir", bert_run, "--output", str(tmp_path)]) == 0
+def test_second_export_gets_the_next_version(bert_run, bert_export, tmp_path):
+    shutil.copytree(bert_export, tmp_path / "1")  # the first export: the session's, copied
+    assert main(["export", "--model_dir", bert_run, "--output", str(tmp_path)]) == 0
     assert sorted(os.listdir(tmp_path)) == ["1", "2"]
+    assert (tmp_path / "2" / "saved_model.pb").exists()
 
 
 def test_predict_errors_are_one_line(bert_run, tmp_path, capsys):

@@ -163,7 +163,6 @@ def test_accumulation_under_mirrored_strategy_equals_one_device():
         np.testing.assert_allclose(np.array(a), np.array(b), atol=1e-5)
 
 
-SMOKE = os.path.join(REPO, "configs", "experiments", "smoke.yaml")
 QUICK = ["train.train_steps=4", "train.checkpoint_every=2", "train.log_every=1",
          "train.batch_size=2", "train.gradient_accumulation_steps=2", "task.max_source_length=24",
          "task.max_target_length=16", "model.dropout=0.0", "model.attention_dropout=0.0",
@@ -171,10 +170,10 @@ QUICK = ["train.train_steps=4", "train.checkpoint_every=2", "train.log_every=1",
 
 
 @pytest.mark.slow
-def test_accumulated_run_stopped_and_resumed_equals_uninterrupted(tmp_path):
+def test_accumulated_run_stopped_and_resumed_equals_uninterrupted(tiny_smoke, tmp_path):
     from bert2bert.training.loop import train
 
-    cfg = load_config(SMOKE, QUICK)
+    cfg = load_config(tiny_smoke, QUICK)  # smoke.yaml on a tiny checkpoint
     whole = train(cfg, str(tmp_path / "whole"), progress=False)
     first = train(cfg, str(tmp_path / "split"), progress=False, stop_after=2)
     second = train(cfg, str(tmp_path / "split"), progress=False)

@@ -5,7 +5,6 @@ import pytest
 
 from bert2bert.config import load_config
 from bert2bert.training.calibrate import steps_for_budget
-from tests.helpers import REPO
 
 
 @pytest.mark.parametrize("seconds, minutes, expected", [
@@ -19,11 +18,11 @@ def test_steps_for_budget(seconds, minutes, expected):
 
 
 @pytest.mark.slow
-def test_seconds_per_update_times_the_run_without_touching_it(tmp_path):
+def test_seconds_per_update_times_the_run_without_touching_it(tiny_smoke, tmp_path):
     from bert2bert.training.calibrate import seconds_per_update
     from bert2bert.training.loop import train
 
-    cfg = load_config(os.path.join(REPO, "configs", "experiments", "smoke.yaml"),
+    cfg = load_config(tiny_smoke,  # smoke.yaml on a tiny checkpoint
                       ["train.batch_size=2", "task.max_source_length=16",
                        "task.max_target_length=8"])
     model_dir = str(tmp_path / "run")

@@ -4,16 +4,14 @@ import os
 import pytest
 
 from bert2bert.config import load_config
-from tests.helpers import REPO
 
 pytestmark = pytest.mark.slow
-SMOKE = os.path.join(REPO, "configs", "experiments", "smoke.yaml")
 
 
-def test_eval_every_7_with_checkpoint_every_10(tmp_path):
+def test_eval_every_7_with_checkpoint_every_10(tiny_smoke, tmp_path):
     from bert2bert.training.loop import train
 
-    cfg = load_config(SMOKE, ["train.train_steps=15", "train.eval_every=7",
+    cfg = load_config(tiny_smoke, ["train.train_steps=15", "train.eval_every=7",
                               "train.checkpoint_every=10", "train.keep_checkpoints=10",
                               "train.batch_size=2", "task.max_source_length=16",
                               "task.max_target_length=8"])

@@ -1,5 +1,9 @@
 """Crash-safe, locked run directories (issue 10): a kill during the first checkpoint save, a
-lost `checkpoint` file, a full disk, two trainers at once, foreign files, a changed config."""
+lost `checkpoint` file, a full disk, two trainers at once, foreign files, a changed config.
+
+Runs train smoke.yaml's tiny twin (`tiny_smoke`: a 2-layer, 32-wide checkpoint, TSV data)
+through the CLI's `main` in this process; only the trainers that get SIGKILLed (and so hold
+a lock from another process) are subprocesses."""
 import errno
 import hashlib
 import os
@@ -14,9 +18,7 @@ import pytest
 from bert2bert.cli import main
 from bert2bert.config import load_config
 from tests.helpers import REPO
-from tests.training.test_training_runs import SMOKE, assert_same_weights, final_weights, run_cli
-
-pytestmark = pytest.mark.slow
+from tests.training.test_training_runs import assert_same_weights, final_weights
 # 4 steps, a checkpoint every 2: the first save is ckpt-2.
 QUICK = ["train.train_steps=4", "train.checkpoint_every=2", "train.log_every=2",
          "train.batch_size=4", "task.max_source_length=24", "task.max_target_length=16"]
@@ -50,52 +52,60 @@ def last_error_line(err):
     return lines[0]
 
 
+def trainer(tiny_smoke, model_dir, hold_save):
+    """A `bert2bert train` process on `model_dir` whose saves each wait `hold_save` seconds
+    between writing `ckpt-N_temp/` and the merge (BERT2BERT_TEST_HOLD_SAVE)."""
+    return subprocess.Popen([sys.executable, "-m", "bert2bert.cli", "train", "--config",
+                             tiny_smoke, "--model_dir", model_dir, *SETS], cwd=REPO,
+                            env=dict(os.environ, BERT2BERT_TEST_HOLD_SAVE=str(hold_save), **ENV),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 @pytest.fixture(scope="module")
-def straight(tmp_path_factory):
-    """The weights of an uninterrupted 4-step run (a separate process, like the others)."""
+def straight(tiny_smoke, tmp_path_factory):
+    """The weights of an uninterrupted 4-step run."""
     model_dir = str(tmp_path_factory.mktemp("straight") / "run")
-    done = run_cli(["train", "--config", SMOKE, "--model_dir", model_dir, *SETS], ENV)
-    assert done.returncode == 0, done.stderr[-3000:]
+    assert main(["train", "--config", tiny_smoke, "--model_dir", model_dir, *SETS]) == 0
     return final_weights(model_dir, 4)
 
 
-def test_kill_during_the_first_save_then_rerun_warm_starts(straight, tmp_path):
+@pytest.mark.slow
+def test_kill_during_the_first_save_then_rerun_warm_starts(tiny_smoke, straight, tmp_path,
+                                                          capsys):
     """Also: a second trainer on the same directory is refused naming the holder; the
     killed trainer's stale lock is taken over loudly."""
     model_dir = str(tmp_path / "run")
-    held = subprocess.Popen([sys.executable, "-m", "bert2bert.cli", "train", "--config", SMOKE,
-                             "--model_dir", model_dir, *SETS], cwd=REPO,
-                            env=dict(os.environ, BERT2BERT_TEST_HOLD_SAVE="600", **ENV),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    held = trainer(tiny_smoke, model_dir, hold_save=600)
     try:
         temp = os.path.join(model_dir, "ckpt-2_temp")
         deadline = time.time() + 300
         while not (os.path.isdir(temp) and any(n.endswith(".index") for n in os.listdir(temp))):
             assert held.poll() is None and time.time() < deadline, "no held save"
             time.sleep(0.05)
-        second = run_cli(["train", "--config", SMOKE, "--model_dir", model_dir, *SETS], ENV)
-        assert second.returncode == 2
-        line = last_error_line(second.stderr)
+        capsys.readouterr()
+        assert main(["train", "--config", tiny_smoke, "--model_dir", model_dir, *SETS]) == 2
+        line = last_error_line(capsys.readouterr().err)
         assert f"in use by pid {held.pid} on" in line, line
     finally:
         held.send_signal(signal.SIGKILL)
         held.wait()
     assert not any(n.startswith("ckpt-2.") for n in os.listdir(model_dir))
-    rerun = run_cli(["train", "--config", SMOKE, "--model_dir", model_dir, *SETS], ENV)
-    assert rerun.returncode == 0, rerun.stderr[-3000:]
-    assert f"taking over the stale lock of {model_dir}: pid {held.pid}" in rerun.stdout
-    assert "moved unfinished checkpoint files ckpt-2_temp" in rerun.stdout
-    assert "warm start of bert2bert" in rerun.stdout and "resumed" not in rerun.stdout
+    assert main(["train", "--config", tiny_smoke, "--model_dir", model_dir, *SETS]) == 0
+    rerun = capsys.readouterr().out
+    assert f"taking over the stale lock of {model_dir}: pid {held.pid}" in rerun
+    assert "moved unfinished checkpoint files ckpt-2_temp" in rerun
+    assert "warm start of bert2bert" in rerun and "resumed" not in rerun
     assert "ckpt-2_temp" not in os.listdir(model_dir)
     assert_same_weights(final_weights(model_dir, 4), straight, atol=1e-6)
 
 
-def test_lost_checkpoint_list_resumes_without_touching_checkpoints(straight, tmp_path):
+@pytest.mark.slow
+def test_lost_checkpoint_list_resumes_without_touching_checkpoints(tiny_smoke, straight,
+                                                                   tmp_path, capsys):
     model_dir = str(tmp_path / "run")
-    proc = subprocess.Popen([sys.executable, "-m", "bert2bert.cli", "train", "--config", SMOKE,
-                             "--model_dir", model_dir, *SETS], cwd=REPO,
-                            env=dict(os.environ, **ENV), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    # Killed after its first checkpoint; its later saves wait 2 s before their merge (a tiny
+    # step takes milliseconds): it is still running when ckpt-2 appears.
+    proc = trainer(tiny_smoke, model_dir, hold_save=2)
     try:
         deadline = time.time() + 300
         while not os.path.exists(os.path.join(model_dir, "ckpt-2.index")):
@@ -108,16 +118,18 @@ def test_lost_checkpoint_list_resumes_without_touching_checkpoints(straight, tmp
         os.remove(os.path.join(model_dir, "checkpoint"))
     before = checksums(model_dir)
     newest = max(int(n[5:-6]) for n in before if n.endswith(".index"))
-    rerun = run_cli(["train", "--config", SMOKE, "--model_dir", model_dir, *SETS], ENV)
-    assert rerun.returncode == 0, rerun.stderr[-3000:]
-    assert f"resumed from {os.path.join(model_dir, f'ckpt-{newest}')} at step {newest}" in \
-        rerun.stdout
+    capsys.readouterr()
+    assert main(["train", "--config", tiny_smoke, "--model_dir", model_dir, *SETS]) == 0
+    rerun = capsys.readouterr().out
+    assert f"resumed from {os.path.join(model_dir, f'ckpt-{newest}')} at step {newest}" in rerun
     after = checksums(model_dir)
     assert {k: after.get(k) for k in before} == before  # not a byte changed
     assert_same_weights(final_weights(model_dir, 4), straight, atol=1e-6)
 
 
-def test_disk_full_during_a_save_then_the_next_run_resumes(tmp_path, monkeypatch, capsys):
+@pytest.mark.slow
+def test_disk_full_during_a_save_then_the_next_run_resumes(tiny_smoke, tmp_path, monkeypatch,
+                                                           capsys):
     from tensorflow.python.ops import gen_io_ops
 
     from bert2bert.training.loop import train
@@ -131,7 +143,7 @@ def test_disk_full_during_a_save_then_the_next_run_resumes(tmp_path, monkeypatch
         return real_merge(prefixes, prefix, **kwargs)
 
     monkeypatch.setattr(gen_io_ops, "merge_v2_checkpoints", merge)
-    assert main(["train", "--config", SMOKE, "--model_dir", model_dir, *SETS]) == 2
+    assert main(["train", "--config", tiny_smoke, "--model_dir", model_dir, *SETS]) == 2
     line = last_error_line(capsys.readouterr().err)
     assert "ckpt-4" in line and "No space left on device" in line and "ckpt-2 is intact" in line
     names = os.listdir(model_dir)
@@ -139,36 +151,37 @@ def test_disk_full_during_a_save_then_the_next_run_resumes(tmp_path, monkeypatch
     kept = checksums(model_dir)
     monkeypatch.undo()
 
-    result = train(load_config(SMOKE, QUICK), model_dir, progress=False)
+    result = train(load_config(tiny_smoke, QUICK), model_dir, progress=False)
     assert (result.start_step, result.final_step) == (2, 4)
     assert f"resumed from {os.path.join(model_dir, 'ckpt-2')} at step 2" in capsys.readouterr().out
     assert checksums(model_dir)["ckpt-2.index"] == kept["ckpt-2.index"]
 
     # A plain rerun of the same command is a resume, never refused; a changed config is.
-    assert main(["train", "--config", SMOKE, "--model_dir", model_dir, *SETS]) == 0
+    assert main(["train", "--config", tiny_smoke, "--model_dir", model_dir, *SETS]) == 0
     before = everything(model_dir)
-    assert main(["train", "--config", SMOKE, "--model_dir", model_dir, *SETS,
+    assert main(["train", "--config", tiny_smoke, "--model_dir", model_dir, *SETS,
                  "--set", "optimizer.learning_rate=0.001"]) == 2
     line = last_error_line(capsys.readouterr().err)
     assert "optimizer.learning_rate: 0.0003 -> 0.001" in line and "--overwrite" in line
     assert everything(model_dir) == before
     # A longer run is a resume that updates the saved config (continuous eval reads it).
-    assert main(["train", "--config", SMOKE, "--model_dir", model_dir, *SETS,
+    assert main(["train", "--config", tiny_smoke, "--model_dir", model_dir, *SETS,
                  "--set", "train.train_steps=5"]) == 0
     assert load_config(os.path.join(model_dir, "config.yaml")).train.train_steps == 5
 
 
-def test_train_refuses_a_foreign_directory(tmp_path, capsys):
+@pytest.mark.slow
+def test_train_refuses_a_foreign_directory(tiny_smoke, tmp_path, capsys):
     model_dir = tmp_path / "mine"
     model_dir.mkdir()
     (model_dir / "config.yaml").write_text("model: {variant: bert2bert}  # hand-written\n")
     (model_dir / "notes.txt").write_text("do not lose\n")
     before = everything(str(model_dir))
-    assert main(["train", "--config", SMOKE, "--model_dir", str(model_dir), *SETS]) == 2
+    assert main(["train", "--config", tiny_smoke, "--model_dir", str(model_dir), *SETS]) == 2
     line = last_error_line(capsys.readouterr().err)
     assert "config.yaml, notes.txt" in line and "--overwrite" in line
     assert everything(str(model_dir)) == before
-    assert main(["train", "--config", SMOKE, "--model_dir", str(model_dir), *SETS,
+    assert main(["train", "--config", tiny_smoke, "--model_dir", str(model_dir), *SETS,
                  "--set", "train.train_steps=1", "--overwrite"]) == 0
     assert (model_dir / "notes.txt").read_text() == "do not lose\n"
     assert "ckpt-1.index" in os.listdir(model_dir)

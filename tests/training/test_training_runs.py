@@ -1,4 +1,9 @@
-"""Runs of the training engine: strategies, resume after SIGKILL, NaN stop, the CLI end to end."""
+"""Runs of the training engine: strategies, resume after SIGKILL, NaN stop, the CLI end to end.
+
+The mechanics run in this process on `tiny_smoke` (smoke.yaml on a 2-layer, 32-wide checkpoint
+and TSV data, tests/fixtures/tiny_run.py); only what needs another process (devices set
+before TensorFlow starts, two workers, a SIGKILL) starts one. One run trains the real
+all-MiniLM-L6-v2 end to end through the console entry point."""
 import json
 import os
 import signal
@@ -11,10 +16,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from bert2bert.cli import main
 from bert2bert.config import load_config
 from tests.helpers import REPO, shared_path
 
-pytestmark = pytest.mark.slow
 SMOKE = os.path.join(REPO, "configs", "experiments", "smoke.yaml")
 # Small and fast: the smoke run with fewer steps and frequent checkpoints.
 QUICK = ["train.train_steps=6", "train.checkpoint_every=2", "train.log_every=2",
@@ -59,9 +64,10 @@ print("LOSSES " + json.dumps(out))
 """
 
 
-def test_mirrored_strategy_gives_the_same_losses(tmp_path):
+@pytest.mark.slow
+def test_mirrored_strategy_gives_the_same_losses(tiny_smoke, tmp_path):
     overrides = QUICK + ["train.train_steps=5", "model.dropout=0.0", "model.attention_dropout=0.0"]
-    out = subprocess.run([sys.executable, "-c", STRATEGY_SCRIPT, SMOKE, json.dumps(overrides),
+    out = subprocess.run([sys.executable, "-c", STRATEGY_SCRIPT, tiny_smoke, json.dumps(overrides),
                           str(tmp_path)], cwd=REPO, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     losses = json.loads(out.stdout.split("LOSSES ", 1)[1])
@@ -80,12 +86,16 @@ def free_ports(n):
     return ports
 
 
-def test_multi_worker_mirrored_two_processes(tmp_path):
+@pytest.mark.slow
+def test_multi_worker_mirrored_two_processes(tiny_smoke, tmp_path):
     ports = free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
     model_dir = str(tmp_path / "run")
-    args = ["train", "--config", SMOKE, "--model_dir", model_dir, "--strategy", "multi_worker",
-            *sum((["--set", o] for o in QUICK + ["train.train_steps=5"]), [])]
+    # smoke.yaml's built-in data, as before the tiny checkpoint: from ONE TSV file, tf.data's
+    # AUTO sharding tries FILE sharding over the 2 workers and the run fails (reported).
+    builtin = ["task.file_format=builtin", "task.builtin_kind=fusion", "task.name=pydoc_fusion"]
+    args = ["train", "--config", tiny_smoke, "--model_dir", model_dir, "--strategy", "multi_worker",
+            *sum((["--set", o] for o in QUICK + builtin + ["train.train_steps=5"]), [])]
     procs = []
     try:
         for index in range(2):
@@ -107,21 +117,25 @@ def test_multi_worker_mirrored_two_processes(tmp_path):
     assert_same_weights(chief, worker, atol=0.0)
 
 
-def test_kill_and_resume_gives_the_same_weights(tmp_path):
+@pytest.mark.slow
+def test_kill_and_resume_gives_the_same_weights(tiny_smoke, tmp_path, capsys):
     overrides = QUICK + ["train.train_steps=10", "train.checkpoint_every=2"]
     sets = sum((["--set", o] for o in overrides), [])
-    env = {"TF_DETERMINISTIC_OPS": "1"}
     straight = str(tmp_path / "straight")
-    done = run_cli(["train", "--config", SMOKE, "--model_dir", straight, *sets], env)
-    assert done.returncode == 0, done.stderr[-3000:]
+    assert main(["train", "--config", tiny_smoke, "--model_dir", straight, *sets]) == 0
 
+    # The killed run is another process. Each of its saves waits 2 s before the merge
+    # (BERT2BERT_TEST_HOLD_SAVE): a tiny step takes milliseconds, and the run must still be
+    # going when ckpt-4 appears.
     killed = str(tmp_path / "killed")
-    proc = subprocess.Popen([sys.executable, "-m", "bert2bert.cli", "train", "--config", SMOKE,
-                             "--model_dir", killed, *sets], cwd=REPO,
-                            env=dict(os.environ, **env), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([sys.executable, "-m", "bert2bert.cli", "train", "--config",
+                             tiny_smoke, "--model_dir", killed, *sets], cwd=REPO,
+                            env=dict(os.environ, TF_DETERMINISTIC_OPS="1",
+                                     BERT2BERT_TEST_HOLD_SAVE="2"),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
-    while not os.path.exists(os.path.join(killed, "ckpt-4.index")):
+    # ckpt-4 is complete once TF's `checkpoint` list names it (written after ckpt-4.index).
+    while not (tf.train.latest_checkpoint(killed) or "").endswith(("ckpt-4", "ckpt-6")):
         assert proc.poll() is None, "the run ended before its second checkpoint"
         assert time.time() < deadline
         time.sleep(0.05)
@@ -129,22 +143,25 @@ def test_kill_and_resume_gives_the_same_weights(tmp_path):
     proc.wait()
     latest = int(tf.train.latest_checkpoint(killed).rsplit("-", 1)[1])
     assert 4 <= latest < 10
-    resumed = run_cli(["train", "--config", SMOKE, "--model_dir", killed, *sets], env)
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert f"resumed from {os.path.join(killed, f'ckpt-{latest}')} at step {latest}" in resumed.stdout
+    capsys.readouterr()
+    assert main(["train", "--config", tiny_smoke, "--model_dir", killed, *sets]) == 0
+    resumed = capsys.readouterr().out
+    assert f"resumed from {os.path.join(killed, f'ckpt-{latest}')} at step {latest}" in resumed
     assert_same_weights(final_weights(killed, 10), final_weights(straight, 10), atol=1e-6)
 
 
-def test_corrupted_latest_checkpoint_falls_back(tmp_path, caplog):
+@pytest.mark.slow
+def test_corrupted_latest_checkpoint_falls_back(tiny_smoke, tmp_path, caplog):
     from bert2bert.training import run_dir
     from bert2bert.training.loop import train
 
     model_dir = str(tmp_path / "run")
-    train(load_config(SMOKE, QUICK), model_dir, progress=False)
+    train(load_config(tiny_smoke, QUICK), model_dir, progress=False)
     data = os.path.join(model_dir, "ckpt-6.data-00000-of-00001")
     with open(data, "r+b") as f:
         f.truncate(os.path.getsize(data) // 2)
-    result = train(load_config(SMOKE, QUICK + ["train.train_steps=8"]), model_dir, progress=False)
+    result = train(load_config(tiny_smoke, QUICK + ["train.train_steps=8"]), model_dir,
+                   progress=False)
     assert result.start_step == 4 and result.final_step == 8
     assert "fell back to" in caplog.text and "ckpt-6" in caplog.text
     # Every checkpoint unreadable: a clear error, never a silent fresh start.
@@ -154,11 +171,13 @@ def test_corrupted_latest_checkpoint_falls_back(tmp_path, caplog):
                 f.write(b"garbage")
     from bert2bert.checkpoints import CheckpointError
     with pytest.raises(CheckpointError, match="no readable checkpoint"):
-        train(load_config(SMOKE, QUICK + ["train.train_steps=12"]), model_dir, progress=False)
+        train(load_config(tiny_smoke, QUICK + ["train.train_steps=12"]), model_dir,
+              progress=False)
     del run_dir
 
 
-def test_nan_loss_stops_the_run_and_keeps_the_last_checkpoint(tmp_path, monkeypatch):
+@pytest.mark.slow
+def test_nan_loss_stops_the_run_and_keeps_the_last_checkpoint(tiny_smoke, tmp_path, monkeypatch):
     from bert2bert.training import loop, step
 
     real = step.masked_cross_entropy_sum
@@ -172,14 +191,16 @@ def test_nan_loss_stops_the_run_and_keeps_the_last_checkpoint(tmp_path, monkeypa
     monkeypatch.setattr(step, "masked_cross_entropy_sum", poisoned)
     model_dir = str(tmp_path / "run")
     with pytest.raises(loop.NonFiniteLossError, match=r"non-finite loss \(nan\) at step 4.*ckpt-2"):
-        loop.train(load_config(SMOKE, QUICK), model_dir, progress=False)
+        loop.train(load_config(tiny_smoke, QUICK), model_dir, progress=False)
     assert tf.train.latest_checkpoint(model_dir).endswith("ckpt-2")
     assert not os.path.exists(os.path.join(model_dir, "ckpt-4.index"))
     weights = final_weights(model_dir, 2)
     assert all(np.isfinite(v).all() for v in weights.values())
 
 
+@pytest.mark.slow
 def test_wikisplit_run_from_minilm_via_the_cli(tmp_path):
+    """The one end-to-end run of the real all-MiniLM-L6-v2 (30522 x 384) through the CLI."""
     tune = shared_path("data", "wikisplit", "tune.tsv")
     validation = shared_path("data", "wikisplit", "validation.tsv")
     model_dir = str(tmp_path / "wikisplit")
@@ -206,10 +227,11 @@ def test_wikisplit_run_from_minilm_via_the_cli(tmp_path):
     assert "warm start of bert2bert" in out.stdout
 
 
-def test_accumulation_and_mixed_bfloat16_train(tmp_path):
+@pytest.mark.slow
+def test_accumulation_and_mixed_bfloat16_train(tiny_smoke, tmp_path):
     from bert2bert.training.loop import train
 
-    cfg = load_config(SMOKE, QUICK + ["train.train_steps=2", "train.gradient_accumulation_steps=2",
+    cfg = load_config(tiny_smoke, QUICK + ["train.train_steps=2", "train.gradient_accumulation_steps=2",
                                       "model.dtype_policy=mixed_bfloat16"])
     result = train(cfg, str(tmp_path / "run"), progress=False)
     assert result.final_step == 2 and all(np.isfinite(result.losses))
@@ -238,12 +260,17 @@ def test_score_command(tmp_path, capsys):
     assert "short.txt" in capsys.readouterr().err
 
 
-def test_bucketed_training_and_continuous_evaluation(tmp_path):
+@pytest.mark.slow
+def test_bucketed_training_and_continuous_evaluation(tiny_smoke, tmp_path):
     from bert2bert.evaluation import evaluate_continuously
     from bert2bert.training.loop import train
 
     model_dir = str(tmp_path / "run")
-    cfg = load_config(SMOKE, QUICK + ["train.bucket_by_length=true", "train.max_eval_examples=8"])
+    folder = os.path.dirname(tiny_smoke)  # training pairs of varied lengths: several buckets
+    data = (f"task.data_files={{train: {os.path.join(folder, 'train_varied.tsv')}, "
+            f"validation: {os.path.join(folder, 'validation.tsv')}}}")
+    cfg = load_config(tiny_smoke, QUICK + ["train.bucket_by_length=true",
+                                           "train.max_eval_examples=8", data])
     assert train(cfg, model_dir, progress=False).final_step == 6
     # Like Estimator's continuous eval: the newest checkpoint, then every new one, until the
     # last step; here the run is already done, so it evaluates step 6 and stops.
