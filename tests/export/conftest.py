@@ -6,7 +6,9 @@ import pytest
 import tensorflow as tf
 
 from bert2bert.config import Config, DecodeConfig, TaskConfig
+from bert2bert.checkpoints.vocabulary import Vocabularies
 from bert2bert.models import build_model
+from bert2bert.text import Vocabulary
 from bert2bert.training import run_dir
 from tests.fixtures.vocab import write_bert_vocab
 from tests.helpers import TINY_VOCAB, tiny_config
@@ -26,8 +28,8 @@ def make_run(model_dir, variant="bert2bert", seed=0):
     keras.utils.set_random_seed(seed)
     model = build_model(config.model)
     run_dir.save_config(model_dir, config)
-    spec = {"family": "bert", "files": {"vocab_txt": vocab}, "lowercase": True}
-    run_dir.save_vocabularies(model_dir, {"source": spec, "target": spec})
+    vocabulary = Vocabulary("bert", {"vocab_txt": vocab}, lowercase=True)
+    run_dir.save_vocabularies(model_dir, Vocabularies(vocabulary, vocabulary))
     manager = tf.train.CheckpointManager(tf.train.Checkpoint(model=model), model_dir, 2,
                                          checkpoint_name="ckpt")
     manager.save(checkpoint_number=7)
