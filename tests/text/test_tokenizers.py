@@ -1,7 +1,5 @@
 """In-graph tokenizers: references on tricky strings, special tokens, errors, graph mode,
 SavedModel export with assets, SentencePiece, the factory."""
-import doctest
-import importlib
 import io
 import json
 import os
@@ -423,12 +421,3 @@ def test_saved_model_round_trip_with_assets(tmp_path, family):
     assert loaded.decode(ids)["text"].numpy().tolist() == expected_text.tolist()
     if family != "sentencepiece":
         assert [t.decode() for t in expected_text][0].lower().startswith("hello")
-
-
-@pytest.mark.parametrize("name", ["bert2bert.text", "bert2bert.text.special_tokens",
-                                  "bert2bert.text.wordpiece"])
-def test_docstring_examples(name):
-    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
-    assert result.failed == 0
-    if name != "bert2bert.text":  # the others need real vocabulary files (skipped examples)
-        assert result.attempted > 0
