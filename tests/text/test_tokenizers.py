@@ -124,6 +124,7 @@ def test_wordpiece_semantics(bert):
     assert rows(bert.tokenize(tf.constant([b"ok\xff\xfe"]))) == rows(bert.tokenize(["ok"]))
 
 
+@pytest.mark.slow
 def test_wordpiece_cased(tmp_path):
     path = small_vocab(tmp_path, BERT_SPECIALS + ["Hello", "hello", "é", "e", "##llo", "H", "!"])
     cased = WordPieceTokenizer(path, lowercase=False)
@@ -160,6 +161,7 @@ def test_wordpiece_detokenize_matches_hf_decode(bert):
 
 # ---------------------------------------------------------------- GPT-2 byte-level BPE
 
+@pytest.mark.slow
 def test_gpt2_tricky_strings_match_tiktoken(gpt2):
     enc = tiktoken_gpt2()
     ours = rows(gpt2.tokenize(TRICKY))
@@ -168,6 +170,7 @@ def test_gpt2_tricky_strings_match_tiktoken(gpt2):
     assert texts(gpt2.detokenize(gpt2.tokenize(TRICKY))) == TRICKY
 
 
+@pytest.mark.slow
 def test_gpt2_whitespace_fuzz_matches_tiktoken(gpt2):
     """Random strings over whitespace, contractions and odd characters: the look-ahead emulation
     and the merge loop against tiktoken."""
@@ -203,6 +206,7 @@ def test_gpt2_bytes_and_bad_ids(gpt2):
     assert texts(gpt2.detokenize([[31373] + first_byte + [-5, 10 ** 6]])) == ["hello\ufffd"]
 
 
+@pytest.mark.slow
 def test_gpt2_hf_file_names(tmp_path, gpt2):
     shutil.copy(shared_path("vocab", "gpt2", "encoder.json"), tmp_path / "vocab.json")
     lines = open(shared_path("vocab", "gpt2", "vocab.bpe"), encoding="utf-8").read().split("\n")
@@ -215,6 +219,7 @@ def test_gpt2_hf_file_names(tmp_path, gpt2):
 
 # ---------------------------------------------------------------- RoBERTa
 
+@pytest.mark.slow
 def test_roberta_ids_are_mapped_gpt2_ids(gpt2, roberta):
     mapping = fairseq_map(shared_path("vocab", "roberta", "dict.txt"))
     ours = rows(roberta.tokenize(TRICKY))
@@ -228,6 +233,7 @@ def test_roberta_ids_are_mapped_gpt2_ids(gpt2, roberta):
         [[0, 31414, 3, st.mask_id, roberta.vocab_size - 2, 2, 1, 1, 99999]])) == ["Hello"]
 
 
+@pytest.mark.slow
 def test_roberta_hf_vocab_json_form(tmp_path, roberta):
     encoder = json.load(open(shared_path("vocab", "gpt2", "encoder.json"), encoding="utf-8"))
     mapping = fairseq_map(shared_path("vocab", "roberta", "dict.txt"))
@@ -344,6 +350,7 @@ def test_input_validation(bert):
 
 # ---------------------------------------------------------------- graph mode and SavedModel
 
+@pytest.mark.slow
 def test_graph_mode_matches_eager(bert, gpt2, roberta):
     strings = tf.constant(TRICKY)
     for tok in (bert, gpt2, roberta):
@@ -380,6 +387,7 @@ def _spm_files(tmp_path):
     return {"spm_model": path}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", ["bert", "gpt2", "roberta", "sentencepiece"])
 def test_saved_model_round_trip_with_assets(tmp_path, family):
     sources = {
