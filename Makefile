@@ -33,11 +33,13 @@ anchor: $(ANCHOR_STAMP)
 demo: $(STAMP)
 	$(BIN)/bert2bert demo
 
+# pytest.ini's testpaths: tests/ and the doctests of bert2bert/ (--doctest-modules).
 test: $(STAMP)
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest
 
+# The inner loop: everything but the tests marked slow (under 90 s on 2 cores).
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest tests -m "not slow"
+	$(BIN)/python -m pytest -m "not slow"
 
 bench: $(STAMP) $(ANCHOR_STAMP)
 	$(BIN)/python benchmarks/bench_w1.py --compare --anchor-python $(ANCHOR_PYTHON)

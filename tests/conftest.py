@@ -1,5 +1,6 @@
-"""Fixtures for every test: float32 policy (also for `auto`) and fixed seeds; the session-scoped
-checkpoint fixtures of tests/fixtures/pytest_plugin.py (one set, built once per run)."""
+"""Set-up for every test: float32 policy (also for `auto`) and fixed seeds (tests/suite_plugin.py,
+which also serves the package's doctests), and the session-scoped checkpoint fixtures of
+tests/fixtures/pytest_plugin.py (one set, built once per run)."""
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -7,14 +8,4 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # tests compare float32 results); the decision itself is tested in test_precision.py.
 os.environ["BERT2BERT_NATIVE_BF16"] = "0"
 
-import keras  # noqa: E402
-import pytest  # noqa: E402
-
-pytest_plugins = ["tests.fixtures.pytest_plugin"]
-
-
-@pytest.fixture(autouse=True)
-def _float32_and_seeded():
-    keras.config.set_dtype_policy("float32")
-    keras.utils.set_random_seed(1234)
-    yield
+pytest_plugins = ["tests.suite_plugin", "tests.fixtures.pytest_plugin"]

@@ -2,6 +2,7 @@
 no module of the package is on an import cycle. Both are read from the import statements,
 absolute and relative (`from .base import X` in bert2bert/text/), anywhere in a module."""
 import ast
+import functools
 import os
 
 from tests.helpers import REPO
@@ -50,6 +51,7 @@ def _is_type_checking_block(node) -> bool:
     return isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
 
 
+@functools.lru_cache(maxsize=None)
 def import_graph() -> dict:
     """{module: {package modules it imports}}, from every import statement of the module
     (top level or inside a function; not under `if TYPE_CHECKING:`)."""

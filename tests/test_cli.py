@@ -41,6 +41,7 @@ def test_variants_json_matches_paper_table_1_at_base_size():
         assert abs(rows[name]["embedding"] / 1e6 - emb) < 2.0, (name, rows[name]["embedding"])
 
 
+@pytest.mark.slow
 def test_variants_table_for_a_custom_size(capsys):
     assert main(["variants", "--set", "model.num_layers=1", "--set", "model.hidden_size=16",
                  "--set", "model.num_heads=2", "--set", "model.intermediate_size=32"]) == 0
@@ -50,6 +51,7 @@ def test_variants_table_for_a_custom_size(capsys):
     assert [ln.split()[0] for ln in lines[1:]] == list(grid.VARIANT_NAMES)
 
 
+@pytest.mark.slow
 def test_variants_json_for_custom_size(capsys):
     assert main(["variants", "--json", "--set", "model.num_layers=1", "--set",
                  "model.hidden_size=16", "--set", "model.num_heads=2"]) == 0

@@ -7,9 +7,8 @@ import pytest
 from bert2bert.cli import main
 from bert2bert.demo import data_overrides
 
-pytestmark = pytest.mark.slow
 
-
+@pytest.mark.slow
 def test_demo_runs_every_stage(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--output", str(out), "--steps", "3",

@@ -31,6 +31,7 @@ def wikisplit():
 
 # ---------------------------------------------------------------------------------- SacreBLEU
 
+@pytest.mark.slow
 def test_sacrebleu_matches_library(wikisplit):
     import sacrebleu
 
@@ -44,6 +45,7 @@ def test_sacrebleu_matches_library(wikisplit):
 
 # ------------------------------------------------------------------------------ official BLEU
 
+@pytest.mark.slow
 def test_official_bleu_is_the_tf_official_script_with_refs_first(wikisplit):
     from official.legacy.transformer import compute_bleu
 
@@ -89,6 +91,7 @@ def _rouge_direct(hyps, refs, use_stemmer=True):
     return {key: 100 * value / len(hyps) for key, value in sums.items()}
 
 
+@pytest.mark.slow
 def test_rouge_matches_rouge_score(wikisplit):
     hyps, refs = wikisplit
     expected = _rouge_direct(hyps, refs)

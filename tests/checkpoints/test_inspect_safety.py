@@ -17,6 +17,8 @@ import tensorflow as tf
 from bert2bert.checkpoints import open_checkpoint
 from bert2bert.cli import vocabulary_info
 
+pytestmark = pytest.mark.slow  # tfhub_bert: tf-models-official, a subprocess per session
+
 
 class _WritesOnLoad(tf.saved_model.experimental.TrackableResource):
     """A resource whose initializer, run by the SavedModel loader, writes `target`."""

@@ -37,8 +37,13 @@ def test_bert_tf1_ignores_heads_slots_and_step_with_reasons(bert_tf1):
     assert not [n for n, r in ignored.items() if r.startswith("not part")]
 
 
+# tfhub_bert and model_garden_tf2 come from tf-models-official (a subprocess per session).
+TF_MODELS = pytest.mark.slow
+
+
 @pytest.mark.parametrize("fixture_name,fmt", [
-    ("tfhub_bert", "tfhub_bert"), ("model_garden_tf2", "model_garden_tf2"), ("hf_bert", "hf")])
+    pytest.param("tfhub_bert", "tfhub_bert", marks=TF_MODELS),
+    pytest.param("model_garden_tf2", "model_garden_tf2", marks=TF_MODELS), ("hf_bert", "hf")])
 def test_every_bert_format_gives_the_same_tensors(request, bert_tf1, fixture_name, fmt):
     fixture = request.getfixturevalue(fixture_name)
     path = fixture if isinstance(fixture, str) else fixture.directory
@@ -52,6 +57,7 @@ def test_every_bert_format_gives_the_same_tensors(request, bert_tf1, fixture_nam
         np.testing.assert_array_equal(reader.tensor(name), reference.tensor(name), err_msg=name)
 
 
+@pytest.mark.slow
 def test_tfhub_vocabulary_and_casing_come_along(tfhub_bert):
     reader = open_checkpoint(tfhub_bert)
     assert reader.vocab_files["vocab_txt"].endswith(os.path.join("assets", "vocab.txt"))
@@ -92,9 +98,11 @@ def test_explicit_format_override(bert_tf1):
 
 
 @pytest.mark.parametrize("fixture_name,family,start", [
-    ("bert_tf1", "bert", "[CLS]"), ("tfhub_bert", "bert", "[CLS]"), ("hf_bert", "bert", "[CLS]"),
-    ("gpt2_tf1", "gpt2", "<|endoftext|>"), ("hf_gpt2", "gpt2", "<|endoftext|>"),
-    ("hf_roberta", "roberta", "<s>")])
+    ("bert_tf1", "bert", "[CLS]"), pytest.param("tfhub_bert", "bert", "[CLS]", marks=TF_MODELS),
+    ("hf_bert", "bert", "[CLS]"),
+    pytest.param("gpt2_tf1", "gpt2", "<|endoftext|>", marks=pytest.mark.slow),
+    pytest.param("hf_gpt2", "gpt2", "<|endoftext|>", marks=pytest.mark.slow),
+    pytest.param("hf_roberta", "roberta", "<s>", marks=pytest.mark.slow)])
 def test_the_vocabulary_comes_with_the_checkpoint(request, fixture_name, family, start):
     fixture = request.getfixturevalue(fixture_name)
     reader = open_checkpoint(fixture if isinstance(fixture, str) else fixture.directory)

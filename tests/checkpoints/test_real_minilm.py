@@ -58,6 +58,7 @@ def test_encoder_equals_keras_hub_bert_backbone(minilm_dir):
     assert np.abs(ours).max() > 0.1  # real activations, not zeros
 
 
+@pytest.mark.slow
 def test_bert2bert_decoder_holds_the_checkpoint_weights(minilm_dir, hf_weights):
     model, report = build_warm_started_model(ModelConfig(
         variant="bert2bert", encoder_checkpoint=minilm_dir, decoder_checkpoint=minilm_dir))
@@ -94,6 +95,7 @@ def test_bert2bert_decoder_holds_the_checkpoint_weights(minilm_dir, hf_weights):
     assert {v.path for v in model.weights} == {v.variable for v in report.model_variables}
 
 
+@pytest.mark.slow
 def test_report_accounts_for_every_checkpoint_variable(minilm_dir, hf_weights, tmp_path):
     import json
 
@@ -113,6 +115,7 @@ def test_report_accounts_for_every_checkpoint_variable(minilm_dir, hf_weights, t
     assert "ignored 2: pooler" in summary
 
 
+@pytest.mark.slow
 def test_warm_start_command_writes_model_and_report(minilm_dir, tmp_path, capsys):
     import json
 

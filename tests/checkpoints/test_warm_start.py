@@ -29,7 +29,8 @@ def config_for(request, variant, **kw):
     return ModelConfig(**values)
 
 
-@pytest.mark.parametrize("variant", list(grid.VARIANT_NAMES))
+@pytest.mark.parametrize("variant", [  # bert2bert in `make test-fast`, all in `make test`
+    v if v == "bert2bert" else pytest.param(v, marks=pytest.mark.slow) for v in grid.VARIANT_NAMES])
 def test_every_variant_warm_starts(request, variant):
     model, report = build_warm_started_model(config_for(request, variant))
     v = grid.VARIANTS[variant]
@@ -61,6 +62,7 @@ def test_bert2bert_random_is_exactly_cross_attention(request):
     assert random_paths == {w.path for w in model.decoder.cross_attention_weights()}
 
 
+@pytest.mark.slow
 def test_model_shape_comes_from_the_checkpoints(request, bert_tf1, gpt2_tf1):
     model, _ = build_warm_started_model(config_for(request, "bert2gpt"))
     assert model.spec.encoder.hidden_size == 32 and model.spec.encoder.num_layers == 2
@@ -82,6 +84,7 @@ def test_longer_position_table_is_sliced_and_reported(request, bert_tf1):
     assert "sliced: 1 variables (rows 0..15 of 64" in report.summary()
 
 
+@pytest.mark.slow
 def test_encoder_and_decoder_from_different_formats(request, tfhub_bert, bert_tf1):
     cfg = ModelConfig(variant="bert2bert", encoder_checkpoint=tfhub_bert,
                       decoder_checkpoint=bert_tf1.directory)
@@ -103,6 +106,7 @@ def test_bertshare_has_one_checkpoint_and_one_copy(request):
     assert len(report.model_variables) == len(model.weights)
 
 
+@pytest.mark.slow
 def test_cross_attention_can_start_from_self_attention(request):
     model, report = build_warm_started_model(
         config_for(request, "bert2bert", cross_attention_init="self_attention"))

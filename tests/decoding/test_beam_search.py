@@ -34,6 +34,7 @@ def check_model_garden_parity(model, src, mask, beam_size, alpha, end):
     return want_ids, want_scores
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", ["bert2bert", "gpt"])
 @pytest.mark.parametrize("beam_size", [1, 4])
 @pytest.mark.parametrize("alpha", [0.0, 0.6, 1.0])
@@ -42,6 +43,7 @@ def test_equals_model_garden_sequence_beam_search(variant, beam_size, alpha):
     check_model_garden_parity(model, src, mask, beam_size, alpha, frequent_token(variant))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", ["bert2bert", "gpt"])
 def test_equals_model_garden_when_it_stops_with_empty_slots(variant):
     """An end token that row 0 picks first: Model Garden stops before filling the slots."""
@@ -51,6 +53,7 @@ def test_equals_model_garden_when_it_stops_with_empty_slots(variant):
     assert (scores <= -1e6).any()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", ["bert2bert", "gpt"])
 @pytest.mark.parametrize("alpha", [0.0, 0.8])
 def test_n_best_sorted_and_scored_by_the_model(variant, alpha):
@@ -81,6 +84,7 @@ def test_n_best_sorted_and_scored_by_the_model(variant, alpha):
     assert ended, "some hypotheses should end before the limit"
 
 
+@pytest.mark.slow
 def test_min_length_forbids_an_early_end():
     model, src, mask = setup("bert2bert")
     end = first_choice(model, src, mask)  # row 0 would end at once
@@ -92,6 +96,7 @@ def test_min_length_forbids_an_early_end():
     assert (out["lengths"] < 10).any(), "the end token is still allowed after min_length"
 
 
+@pytest.mark.slow
 def test_no_repeat_ngram_size():
     model, src, mask = setup("bert2bert")
     end = unused_token("bert2bert")
@@ -103,6 +108,7 @@ def test_no_repeat_ngram_size():
     assert np.isfinite(out["scores"]).all()
 
 
+@pytest.mark.slow
 def test_length_limit_is_a_shorter_max_length():
     """A run-time length_limit gives what a static max_length of that value gives."""
     model, src, mask = setup("gpt")
@@ -117,6 +123,7 @@ def test_length_limit_is_a_shorter_max_length():
     assert (short["lengths"] == 6).any(), "some hypotheses reach the limit"
 
 
+@pytest.mark.slow
 def test_keep_unfinished_fills_every_slot():
     """Where Model Garden's rule returns empty slots or unscored alive hypotheses, the
     default keeps the unfinished ones, scored with the length penalty of the limit."""

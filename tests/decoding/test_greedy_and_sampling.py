@@ -26,6 +26,7 @@ def beam(model, src, mask, end_id, **kwargs):
     return {key: value.numpy() for key, value in out.items()}
 
 
+@pytest.mark.slow
 def test_greedy_keeps_its_old_contract():
     """Positional call as evaluation.py makes it: the end id fills the rest of the row."""
     model, src, mask = setup("bert2bert")
@@ -41,6 +42,7 @@ def test_greedy_keeps_its_old_contract():
         assert (row[length + 1:] == PAD).all()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", ["bert2bert", "gpt"])
 def test_beam_of_one_follows_the_greedy_path(variant):
     """With one beam and alpha 0, beam search keeps the greedy hypothesis alive; what it
@@ -71,6 +73,7 @@ def test_beam_of_one_follows_the_greedy_path(variant):
     assert same, "most rows: the greedy hypothesis itself"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("decoder", ["greedy", "sample"])
 def test_min_length(decoder):
     model, src, mask = setup("bert2bert")
@@ -83,6 +86,7 @@ def test_min_length(decoder):
     assert (lengths >= 4).all() and (ids[:, :4] != end).all()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("decoder", ["greedy", "sample"])
 def test_no_repeat_ngram_size(decoder):
     model, src, mask = setup("bert2bert")
@@ -96,6 +100,7 @@ def test_no_repeat_ngram_size(decoder):
         assert not has_repeated_ngram(row[:length], 3)
 
 
+@pytest.mark.slow
 def test_sampling_seeds():
     model, src, mask = setup("gpt")
     end = frequent_token("gpt")
@@ -110,6 +115,7 @@ def test_sampling_seeds():
         assert (row[length + 1:] == PAD).all() and (row[:length] != end).all()
 
 
+@pytest.mark.slow
 def test_sampling_without_randomness_is_greedy():
     model, src, mask = setup("gpt")
     end = frequent_token("gpt")
@@ -120,6 +126,7 @@ def test_sampling_without_randomness_is_greedy():
     assert (sample(model, src, mask, end)[0] != want).any(), "plain sampling is not greedy"
 
 
+@pytest.mark.slow
 def test_top_k_and_top_p_restrict_the_choice():
     """Each sampled token is among the k best (resp. the nucleus) of its step: checked by
     feeding the sampled prefix back through greedy's log-probs."""
@@ -151,6 +158,7 @@ def test_empty_batch():
     assert ids.shape == (0, 10) and lengths.shape == (0,)
 
 
+@pytest.mark.slow
 def test_decode_dispatches_on_beam_size():
     model, src, mask = setup("bert2bert")
     end = frequent_token("bert2bert")

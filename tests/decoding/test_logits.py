@@ -58,6 +58,7 @@ def test_finalize_and_length_penalty():
     np.testing.assert_allclose(length_penalty(tf.constant(3), tf.constant(0.0)), 1.0)
 
 
+@pytest.mark.slow
 def test_forbidden_ids_are_never_generated():
     import types
 

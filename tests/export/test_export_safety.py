@@ -15,7 +15,6 @@ from bert2bert.training import files, run_dir
 from tests.export.conftest import MAX_SOURCE, MAX_TARGET, make_run
 from tests.helpers import REPO
 
-pytestmark = pytest.mark.slow
 SOURCES = b"the first line .\nanother line\n"
 
 
@@ -70,6 +69,7 @@ def run_with_truncated_newest(tmp_path_factory):
 # ------------------------------------------------------------------ fallback
 
 
+@pytest.mark.slow
 def test_evaluate_and_predict_fall_back_from_a_truncated_newest_checkpoint(
         run_with_truncated_newest, tmp_path, caplog, capsys):
     from bert2bert.evaluation import evaluate
@@ -97,6 +97,7 @@ def test_evaluate_and_predict_fall_back_from_a_truncated_newest_checkpoint(
     assert not (tmp_path / "o9.txt").exists()
 
 
+@pytest.mark.slow
 def test_export_falls_back_and_a_failed_export_leaves_no_version(
         run_with_truncated_newest, tmp_path, caplog, capsys, monkeypatch):
     model_dir, out = run_with_truncated_newest, tmp_path / "exports"
@@ -143,6 +144,7 @@ def test_version_numbers_are_claimed_exclusively(tmp_path):
 # ------------------------------------------------------------------ predict: no overwrites
 
 
+@pytest.mark.slow
 def test_predict_refuses_to_overwrite(run_with_truncated_newest, tmp_path, capsys, monkeypatch):
     model_dir = run_with_truncated_newest
     source, out = tmp_path / "in.txt", tmp_path / "out.txt"
@@ -177,6 +179,7 @@ def test_predict_refuses_to_overwrite(run_with_truncated_newest, tmp_path, capsy
 # ------------------------------------------------------------------ continuous evaluation
 
 
+@pytest.mark.slow
 def test_continuous_evaluation_skips_a_deleted_checkpoint_and_rereads_train_steps(
         run_with_truncated_newest, monkeypatch, capsys):
     from bert2bert import evaluation
@@ -204,6 +207,7 @@ def test_continuous_evaluation_skips_a_deleted_checkpoint_and_rereads_train_step
 # ------------------------------------------------------------------ warm-start
 
 
+@pytest.mark.slow
 def test_warm_start_refuses_a_non_empty_output_and_writes_the_resolved_config(tmp_path, capsys):
     smoke = os.path.join(REPO, "configs", "experiments", "smoke.yaml")
     out = tmp_path / "ws"

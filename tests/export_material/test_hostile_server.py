@@ -108,7 +108,9 @@ MALFORMED_200 = [
 ]
 
 
-@pytest.mark.parametrize("args, body, needle", MALFORMED_200)
+@pytest.mark.parametrize("args, body, needle", [  # the first 3 in `make test-fast`
+    case if i < 3 else pytest.param(*case, marks=pytest.mark.slow)
+    for i, case in enumerate(MALFORMED_200)])
 def test_rest_malformed_200_is_one_line(args, body, needle):
     stdin = "source\ttarget\n" if args == SCORE else "hello\n"
     with HostileRestServer(_once(_http(body))) as server:
@@ -171,6 +173,7 @@ def test_rest_memory_is_bounded_by_the_cap(declare_length, limit, peak):
     assert server.sent < BIG
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("headers_at_once", [False, True])
 def test_rest_slow_drip_ends_at_the_deadline(headers_at_once):
     body = b'{"outputs": ["' + b"a" * 100 + b'"]}'

@@ -1,7 +1,5 @@
 """In-graph tokenizers: references on tricky strings, special tokens, errors, graph mode,
 SavedModel export with assets, SentencePiece, the factory."""
-import doctest
-import importlib
 import io
 import json
 import os
@@ -126,6 +124,7 @@ def test_wordpiece_semantics(bert):
     assert rows(bert.tokenize(tf.constant([b"ok\xff\xfe"]))) == rows(bert.tokenize(["ok"]))
 
 
+@pytest.mark.slow
 def test_wordpiece_cased(tmp_path):
     path = small_vocab(tmp_path, BERT_SPECIALS + ["Hello", "hello", "é", "e", "##llo", "H", "!"])
     cased = WordPieceTokenizer(path, lowercase=False)
@@ -162,6 +161,7 @@ def test_wordpiece_detokenize_matches_hf_decode(bert):
 
 # ---------------------------------------------------------------- GPT-2 byte-level BPE
 
+@pytest.mark.slow
 def test_gpt2_tricky_strings_match_tiktoken(gpt2):
     enc = tiktoken_gpt2()
     ours = rows(gpt2.tokenize(TRICKY))
@@ -170,6 +170,7 @@ def test_gpt2_tricky_strings_match_tiktoken(gpt2):
     assert texts(gpt2.detokenize(gpt2.tokenize(TRICKY))) == TRICKY
 
 
+@pytest.mark.slow
 def test_gpt2_whitespace_fuzz_matches_tiktoken(gpt2):
     """Random strings over whitespace, contractions and odd characters: the look-ahead emulation
     and the merge loop against tiktoken."""
@@ -205,6 +206,7 @@ def test_gpt2_bytes_and_bad_ids(gpt2):
     assert texts(gpt2.detokenize([[31373] + first_byte + [-5, 10 ** 6]])) == ["hello\ufffd"]
 
 
+@pytest.mark.slow
 def test_gpt2_hf_file_names(tmp_path, gpt2):
     shutil.copy(shared_path("vocab", "gpt2", "encoder.json"), tmp_path / "vocab.json")
     lines = open(shared_path("vocab", "gpt2", "vocab.bpe"), encoding="utf-8").read().split("\n")
@@ -217,6 +219,7 @@ def test_gpt2_hf_file_names(tmp_path, gpt2):
 
 # ---------------------------------------------------------------- RoBERTa
 
+@pytest.mark.slow
 def test_roberta_ids_are_mapped_gpt2_ids(gpt2, roberta):
     mapping = fairseq_map(shared_path("vocab", "roberta", "dict.txt"))
     ours = rows(roberta.tokenize(TRICKY))
@@ -230,6 +233,7 @@ def test_roberta_ids_are_mapped_gpt2_ids(gpt2, roberta):
         [[0, 31414, 3, st.mask_id, roberta.vocab_size - 2, 2, 1, 1, 99999]])) == ["Hello"]
 
 
+@pytest.mark.slow
 def test_roberta_hf_vocab_json_form(tmp_path, roberta):
     encoder = json.load(open(shared_path("vocab", "gpt2", "encoder.json"), encoding="utf-8"))
     mapping = fairseq_map(shared_path("vocab", "roberta", "dict.txt"))
@@ -346,6 +350,7 @@ def test_input_validation(bert):
 
 # ---------------------------------------------------------------- graph mode and SavedModel
 
+@pytest.mark.slow
 def test_graph_mode_matches_eager(bert, gpt2, roberta):
     strings = tf.constant(TRICKY)
     for tok in (bert, gpt2, roberta):
@@ -382,6 +387,7 @@ def _spm_files(tmp_path):
     return {"spm_model": path}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", ["bert", "gpt2", "roberta", "sentencepiece"])
 def test_saved_model_round_trip_with_assets(tmp_path, family):
     sources = {
@@ -423,12 +429,3 @@ def test_saved_model_round_trip_with_assets(tmp_path, family):
     assert loaded.decode(ids)["text"].numpy().tolist() == expected_text.tolist()
     if family != "sentencepiece":
         assert [t.decode() for t in expected_text][0].lower().startswith("hello")
-
-
-@pytest.mark.parametrize("name", ["bert2bert.text", "bert2bert.text.special_tokens",
-                                  "bert2bert.text.wordpiece"])
-def test_docstring_examples(name):
-    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
-    assert result.failed == 0
-    if name != "bert2bert.text":  # the others need real vocabulary files (skipped examples)
-        assert result.attempted > 0

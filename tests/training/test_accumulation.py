@@ -58,6 +58,7 @@ def train_updates(micro_batches_per_update, micro_size, updates, policy="float32
     return results, weights, int(optimizer.iterations.numpy())
 
 
+@pytest.mark.slow
 def test_four_micro_batches_equal_one_batch_of_sixteen():
     one, weights_one, iterations_one = train_updates(1, 16, 3)
     four, weights_four, iterations_four = train_updates(4, 4, 3)
@@ -85,6 +86,7 @@ def assert_same_updates(a, b, atol):
         np.testing.assert_allclose(a[k], b[k], atol=atol, err_msg=k)
 
 
+@pytest.mark.slow
 def test_float16_loss_scaling_clips_the_unscaled_gradient():
     plain, weights32, _ = train_updates(1, 16, 3, clip=1.0)
     scaled, weights16, _ = train_updates(1, 16, 3, policy="mixed_float16", clip=1.0)
@@ -103,6 +105,7 @@ def test_float16_loss_scaling_clips_the_unscaled_gradient():
     assert np.linalg.norm(move16 - move32) < 0.03 * np.linalg.norm(move32)  # measured: 1.3%
 
 
+@pytest.mark.slow
 def test_float16_overflow_is_a_skipped_update_not_an_error():
     model = tiny_model("bert2bert", seed=3, dtype_policy="mixed_float16")
     optimizer = build_optimizer(OPTIMIZER, 32, TOTAL_STEPS, "mixed_float16",

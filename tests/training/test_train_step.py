@@ -1,6 +1,7 @@
 """make_train_step: the XLA-compiled forward/backward gives the same update as the plain one."""
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from bert2bert.config import OptimizerConfig
@@ -22,6 +23,7 @@ def one_step(jit):
     return float(loss), float(norm), [v.numpy() for v in model.trainable_variables]
 
 
+@pytest.mark.slow
 def test_jit_compiled_step_equals_plain_step():
     loss, norm, weights = one_step(False)
     loss_x, norm_x, weights_x = one_step(True)
