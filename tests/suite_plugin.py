@@ -14,11 +14,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Doctests of the package that fail for a reason in the package itself (tests/ may not
 # change bert2bert/): {item name: reason}. strict: a fixed example turns the xfail into a
 # failure, so that its line here gets removed.
-KNOWN_BROKEN_DOCTESTS = {
-    "bert2bert.layers.lm_head.LanguageModelHead": (
-        "package bug: the example reads head.bias, which LanguageModelHead.build() creates, "
-        "on a layer that was never built (AttributeError)"),
-}
+KNOWN_BROKEN_DOCTESTS = {}
 
 
 # `make test-fast` (-m "not slow") must stay under 90 s on 2 cores. tests/models/ and

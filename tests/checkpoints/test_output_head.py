@@ -16,6 +16,8 @@ from bert2bert.models.seq2seq import causal_mask
 from tests.fixtures import checkpoints as fx
 from tests.helpers import random_inputs, tiny_config
 
+pytestmark = pytest.mark.slow  # session checkpoint fixtures and warm-started models
+
 
 def _rows(report):
     return {r.variable: r for r in report.model_variables}

@@ -202,6 +202,7 @@ def test_make_dataset_is_deterministic_given_a_seed(tmp_path):
     assert first_src[first_src != 0].tolist() == expected
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["dynamic", "static", "buckets"])
 def test_keep_text_keeps_each_examples_strings_beside_its_ids(mode):
     """Evaluation scores the strings that came with the ids it decoded: same batch, same row,

@@ -59,6 +59,7 @@ def test_config_overrides_are_exactly_the_overridable_spec_fields():
             assert RANGES[f"model.decoder.{f.name}"] is f.metadata["valid"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", list(grid.FAMILIES))
 def test_every_spec_field_reaches_the_layers(family):
     """Change every field of a family's spec with dataclasses.replace: the layers follow."""
@@ -87,12 +88,14 @@ def test_a_side_override_reaches_the_spec_and_wins_over_model_wide_values():
     assert spec.decoder.layer_norm_epsilon == 1e-3 and spec.encoder.layer_norm_epsilon == 1e-12
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant,head", HEADS)
 def test_parameter_arithmetic_equals_the_built_model(variant, head):
     model = tiny_model(variant, output_head=head)
     assert parameters_from_spec(model.spec) == count_parameters(model)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", list(grid.VARIANT_NAMES))
 def test_decoder_only_is_one_fact(variant):
     model = tiny_model(variant)
@@ -106,6 +109,7 @@ def test_decoder_only_is_one_fact(variant):
     assert len(state.cache) == model.spec.decoder.num_layers
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant,head", [(v, "tied") for v in grid.VARIANT_NAMES]
                          + [("bert2bert", "lm_head")])
 def test_keras_saving_round_trips_every_variant(tmp_path, variant, head):
