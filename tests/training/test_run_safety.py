@@ -1,7 +1,7 @@
 """Crash-safe, locked run directories (issue 10): a kill during the first checkpoint save, a
 lost `checkpoint` file, a full disk, two trainers at once, foreign files, a changed config.
 
-Runs train smoke.yaml's tiny twin (`tiny_smoke`: a 2-layer, 32-wide checkpoint, TSV data)
+Runs train smoke.yaml's tiny twin (`tiny_smoke`: a 32-wide BERT checkpoint, TSV data)
 through the CLI's `main` in this process; only the trainers that get SIGKILLed (and so hold
 a lock from another process) are subprocesses."""
 import errno
