@@ -1,8 +1,8 @@
 """Runs of the training engine: strategies, resume after SIGKILL, NaN stop, the CLI end to end.
 
-The mechanics run in this process on `tiny_smoke` (smoke.yaml on a 1-layer, 32-wide model of a tiny checkpoint
-and TSV data, tests/fixtures/tiny_run.py); only what needs another process (devices set
-before TensorFlow starts, two workers, a SIGKILL) starts one. One run trains the real
+The mechanics run in this process on `tiny_smoke` (smoke.yaml on one layer of a 32-wide
+checkpoint and TSV data, tests/fixtures/tiny_run.py); only what needs another process
+(devices set before TensorFlow starts, two workers, a SIGKILL) starts one. One run trains the real
 all-MiniLM-L6-v2 end to end through the console entry point."""
 import json
 import os
