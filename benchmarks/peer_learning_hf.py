@@ -5,7 +5,8 @@ the batches bert2bert wrote, then beam search on the given sources. Runs in the 
     .anchor/bin/python benchmarks/peer_learning_hf.py WORK_DIR
 
 WORK_DIR/batches.npz and WORK_DIR/recipe.json come from peer_learning.py; writes
-WORK_DIR/peer.json: the loss of every update and the generated ids of every source.
+WORK_DIR/peer.json: the loss of every update and the generated ids of every source
+for each of recipe.json's decoding settings.
 """
 import json
 import os
@@ -79,14 +80,17 @@ def main():
                   flush=True)
     train_seconds = time.perf_counter() - tic
     model.eval()
-    outputs, tic = [], time.perf_counter()
+    outputs, tic = {}, time.perf_counter()
     with torch.no_grad():
-        for j in range(int(data["eval_batches"])):
-            src = torch.from_numpy(data[f"eval_src_{j}"]).long()
-            ids = model.generate(src, attention_mask=torch.from_numpy(data[f"eval_src_mask_{j}"]).long(),
-                                 num_beams=recipe["beam_size"], max_new_tokens=recipe["max_length"],
-                                 length_penalty=recipe["alpha"], early_stopping=True)
-            outputs += [row[1:].tolist() for row in ids]  # without the start token
+        for name, (beam_size, alpha) in recipe["decodes"].items():
+            outputs[name] = []
+            for j in range(int(data["eval_batches"])):
+                src = torch.from_numpy(data[f"eval_src_{j}"]).long()
+                mask = torch.from_numpy(data[f"eval_src_mask_{j}"]).long()
+                ids = model.generate(src, attention_mask=mask, num_beams=beam_size,
+                                     do_sample=False, max_new_tokens=recipe["max_length"],
+                                     length_penalty=alpha, early_stopping=beam_size > 1)
+                outputs[name] += [row[1:].tolist() for row in ids]  # without the start token
     json.dump({"losses": losses, "outputs": outputs, "train_seconds": train_seconds,
                "eval_seconds": time.perf_counter() - tic,
                "params": sum(p.numel() for p in model.parameters()),
