@@ -135,6 +135,23 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_import(args) -> int:
+    """A whole released encoder-decoder becomes a run directory (config, vocab, ckpt-0)."""
+    from bert2bert.training.import_model import import_config
+
+    import_config(args.path, args.config, args.set or [])  # one-line errors before TF work
+    from bert2bert.training.import_model import import_model
+
+    _logging()
+    result = import_model(args.path, args.output, args.config, args.set or [],
+                          overwrite=args.overwrite)
+    s = result.settings
+    print(f"imported {args.path} as {s.variant} (output_head={s.output_head}, "
+          f"share_embeddings={s.share_embeddings}) into {result.run_dir}; evaluate, predict, "
+          "export and train (fine-tuning from step 0) work on it")
+    return 0
+
+
 def cmd_evaluate(args) -> int:
     """Decodes a split with a checkpoint of a run and writes predictions and metrics."""
     from bert2bert.data.preflight import preflight_run
@@ -320,6 +337,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true",
                    help="train in a directory holding other files, or replace a run's config")
     p.set_defaults(func=cmd_train)
+
+    p = with_config(sub.add_parser(
+        "import", help="a released encoder-decoder (Hugging Face EncoderDecoderModel, "
+                       "bertseq2seq TF1 Hub module) as a run directory"))
+    p.add_argument("path", help="the model's directory")
+    p.add_argument("--output", required=True, help="the new run directory")
+    p.add_argument("--overwrite", action="store_true", help="write into a non-empty --output")
+    p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("evaluate", help="decode a split and score it")
     p.add_argument("--model_dir", required=True)

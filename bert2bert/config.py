@@ -66,11 +66,13 @@ class ModelConfig:
     # How a warm-started decoder's new cross-attention starts: "random" (the paper) or
     # "self_attention": a copy of the same layer's pre-trained self-attention (and its norm).
     cross_attention_init: Literal["random", "self_attention"] = "random"
-    # The decoder's output: "tied" (the paper: hidden states times the word embeddings) or
-    # "lm_head" (BERT's masked-LM head in front of it: Dense, GELU, LayerNorm, and an output
-    # bias, as Hugging Face's BertLMHeadModel; from the checkpoint's cls/predictions or lm_head
-    # where it has one, else random). Not for a GPT-2 decoder (GPT-2 has no such head).
-    output_head: Literal["tied", "lm_head"] = "tied"
+    # The decoder's output: "tied" (the paper: hidden states times the word embeddings),
+    # "bias" (the same plus an output bias over the vocabulary, as the paper's released models
+    # and Hugging Face's BertGenerationDecoder) or "lm_head" (BERT's masked-LM head in front of
+    # it: Dense, GELU, LayerNorm, and an output bias, as Hugging Face's BertLMHeadModel; from
+    # the checkpoint's cls/predictions or lm_head where it has one, else random). "bias" and
+    # "lm_head" are not for a GPT-2 decoder (GPT-2 has no such head).
+    output_head: Literal["tied", "bias", "lm_head"] = "tied"
     dropout: float = 0.1
     attention_dropout: float = 0.1
     initializer_range: float = 0.02

@@ -64,8 +64,13 @@ def _cross_attention(s: ArchSpec, encoder_width: int) -> _Part:
     return _Part(block.parameters * s.num_layers, block.variables * s.num_layers)
 
 
-def _head(s: ArchSpec) -> _Part:
-    return _dense(s.hidden_size, s.hidden_size) + _norm(s.hidden_size) + _Part(s.vocab_size, 1)
+def _head(s: ArchSpec, output_head: str) -> _Part:
+    bias = _Part(s.vocab_size, 1)
+    if output_head == "bias":
+        return bias
+    if output_head == "lm_head":
+        return _dense(s.hidden_size, s.hidden_size) + _norm(s.hidden_size) + bias
+    return _Part()
 
 
 def parameters_from_spec(spec: ModelSpec) -> ParameterCounts:
@@ -82,7 +87,7 @@ def parameters_from_spec(spec: ModelSpec) -> ParameterCounts:
         dec_embeddings = _embeddings(dec, own_word_matrix=spec.share != "embeddings")
         dec_blocks = _blocks(dec)
     sides += ((dec, spec.decoder_warm, dec_embeddings, dec_blocks),)
-    head = _head(dec) if spec.output_head == "lm_head" else _Part()
+    head = _head(dec, spec.output_head)
     total = cross + head
     warm = head.parameters if spec.decoder_warm else 0
     embedding = 0

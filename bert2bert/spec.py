@@ -110,7 +110,7 @@ def trained_fields() -> Tuple[str, ...]:
 
 SHARINGS = ("none", "embeddings", "all")
 CROSS_ATTENTION_INITS = ("random", "self_attention")
-OUTPUT_HEADS = ("tied", "lm_head")
+OUTPUT_HEADS = ("tied", "bias", "lm_head")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -126,7 +126,8 @@ class ModelSpec:
         encoder_warm, decoder_warm: whether each side starts from a pre-trained checkpoint.
         cross_attention_init: "random" (the paper) or "self_attention" (a copy of the same
             layer's pre-trained self-attention).
-        output_head: "tied" (the paper) or "lm_head" (BERT's masked-LM head before it).
+        output_head: "tied" (the paper), "bias" (tied plus an output bias: the released
+            models) or "lm_head" (BERT's masked-LM head before it).
     """
 
     variant: str
@@ -179,9 +180,9 @@ class ModelSpec:
                     f"{self.variant} uses one set of weights for encoder and decoder, so these "
                     "must agree: " + ", ".join(
                         f"{f} ({getattr(enc, f)} vs {getattr(dec, f)})" for f in diff))
-        if self.output_head == "lm_head" and dec.family == "gpt2":
-            raise SpecError(f"output_head=lm_head: the decoder of {self.variant} is GPT-2, "
-                            "which has no masked-LM head; use 'tied'")
+        if self.output_head != "tied" and dec.family == "gpt2":
+            raise SpecError(f"output_head={self.output_head}: the decoder of {self.variant} is "
+                            "GPT-2, which has no masked-LM head or output bias; use 'tied'")
         return self
 
     def to_dict(self) -> Dict[str, Any]:

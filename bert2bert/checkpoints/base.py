@@ -105,6 +105,10 @@ class CheckpointReader:
                 for n in self.variables() if n not in used}
 
     # --- shared --------------------------------------------------------------
+    def for_side(self, side: str) -> "CheckpointReader":
+        """The reader of `side` (encoder | decoder); a single-stack checkpoint serves both."""
+        return self
+
     def sources(self) -> Dict[str, Source]:
         """`canonical()`, computed once."""
         if getattr(self, "_sources", None) is None:

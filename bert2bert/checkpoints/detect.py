@@ -6,10 +6,13 @@ from bert2bert.checkpoints.base import CheckpointError, CheckpointReader
 from bert2bert.checkpoints.bert_tf1 import BertTF1Reader
 from bert2bert.checkpoints.gpt2_openai import Gpt2OpenAIReader
 from bert2bert.checkpoints.hf import HuggingFaceReader
+from bert2bert.checkpoints.hf_encoder_decoder import HuggingFaceEncoderDecoderReader
 from bert2bert.checkpoints.keras_hub import KerasHubPresetReader
 from bert2bert.checkpoints.tf2_bert import ModelGardenReader, TFHubBertReader
 
-READERS = {r.format_name: r for r in (BertTF1Reader, Gpt2OpenAIReader, HuggingFaceReader,
+# Detection tries them in this order (an EncoderDecoderModel directory before a plain one).
+READERS = {r.format_name: r for r in (BertTF1Reader, Gpt2OpenAIReader,
+                                      HuggingFaceEncoderDecoderReader, HuggingFaceReader,
                                       TFHubBertReader, ModelGardenReader, KerasHubPresetReader)}
 
 

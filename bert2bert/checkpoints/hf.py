@@ -37,14 +37,26 @@ IGNORED = [
 ]
 
 
-def _bert_table(prefix: str, norm_names, stored):
+# A decoder's cross-attention (BertLMHeadModel, RobertaForCausalLM, BertGenerationDecoder).
+CROSS_LAYER = {
+    "cross_attention/query": "crossattention.self.query",
+    "cross_attention/key": "crossattention.self.key",
+    "cross_attention/value": "crossattention.self.value",
+    "cross_attention/output": "crossattention.output.dense",
+}
+
+
+def _bert_table(prefix: str, norm_names, stored, head_prefix: str = ""):
+    """BERT-layout names under `prefix` (`bert.`, `encoder.`, `decoder.bert.`, ...), with the
+    cross-attention where a decoder has it and the head found under `head_prefix`."""
     gamma, beta = norm_names
     names, pre = {}, {}
-    for canonical, original in BERT_LAYER.items():
+    for canonical, original in {**BERT_LAYER, **CROSS_LAYER}.items():
         names[f"{canonical}/kernel"] = f"{original}.weight"
         names[f"{canonical}/bias"] = f"{original}.bias"
         pre[f"{canonical}/kernel"] = transpose()
-    for canonical, original in BERT_NORMS.items():
+    norms = {**BERT_NORMS, "cross_attention_norm": "crossattention.output.LayerNorm"}
+    for canonical, original in norms.items():
         names[f"{canonical}/gamma"] = f"{original}.{gamma}"
         names[f"{canonical}/beta"] = f"{original}.{beta}"
     emb = prefix + "embeddings."
@@ -54,18 +66,20 @@ def _bert_table(prefix: str, norm_names, stored):
         "embeddings/token_type": (emb + "token_type_embeddings.weight", None),
         "embeddings/norm/gamma": (emb + f"LayerNorm.{gamma}", None),
         "embeddings/norm/beta": (emb + f"LayerNorm.{beta}", None),
-        **layer_table(prefix + "encoder.layer.{i}.", names, pre),
-        **_head_table(stored, gamma, beta),
+        **layer_table(prefix + "encoder.layer.{i}.", names, pre, cross=True),
+        **_head_table(stored, gamma, beta, head_prefix),
     }
 
 
-def _head_table(stored, gamma: str, beta: str):
-    """BERT's `cls.predictions.*` or RoBERTa's `lm_head.*`, whichever `stored` has (the head
-    sits beside the model prefix, not under it); empty for a checkpoint without a head."""
-    if any(n.startswith("lm_head.") for n in stored):
-        head, dense, norm = "lm_head.", "dense", "layer_norm"
+def _head_table(stored, gamma: str, beta: str, head_prefix: str = ""):
+    """BERT's `cls.predictions.*`, RoBERTa's `lm_head.*` (or BertGeneration's `lm_head.bias`
+    alone), whichever `stored` has under `head_prefix` (the head sits beside the model prefix,
+    not under it); empty for a checkpoint without a head."""
+    if any(n.startswith(head_prefix + "lm_head.") for n in stored):
+        head, dense, norm = head_prefix + "lm_head.", "dense", "layer_norm"
     else:
-        head, dense, norm = "cls.predictions.", "transform.dense", "transform.LayerNorm"
+        head, dense, norm = (head_prefix + "cls.predictions.", "transform.dense",
+                             "transform.LayerNorm")
     return {
         "head/transform/kernel": (f"{head}{dense}.weight", transpose()),
         "head/transform/bias": (f"{head}{dense}.bias", None),
@@ -136,6 +150,9 @@ class HuggingFaceReader(CheckpointReader):
             require_file(self.weights_file, "model.safetensors")
         raw, _ = read_config(config_file, "Hugging Face config.json", lambda r: r)
         self.family = raw.get("model_type")
+        if self.family == "encoder-decoder":
+            raise CheckpointError(f"{config_file}: a whole EncoderDecoderModel; open it with "
+                                  "format hf_encoder_decoder (detected without --format)")
         if self.family not in MARKERS:
             raise CheckpointError(f"{config_file}: model_type {self.family!r} is not supported; "
                                   "expected bert, roberta or gpt2")

@@ -24,8 +24,8 @@ FINAL = ("final_norm/gamma", "final_norm/beta")
 # BERT's masked-LM head (RoBERTa's lm_head): used with model.output_head=lm_head only.
 HEAD = ("head/transform/kernel", "head/transform/bias", "head/norm/gamma", "head/norm/beta",
         "head/bias")
-HEAD_REASON = ("masked-LM head; used with model.output_head=lm_head (this model's output "
-               "projection is the tied word embeddings alone)")
+HEAD_REASON = ("masked-LM head; used with model.output_head=lm_head (head/bias also with "
+               "'bias'); this model's output_head has no such part")
 
 Pre = Optional[Tuple[str, Callable[[np.ndarray], np.ndarray]]]
 
@@ -38,7 +38,7 @@ def head_shape(canonical: str, config: ArchSpec) -> Optional[Tuple[int, ...]]:
     """The multi-head shape a canonical attention tensor must have, else None."""
     H, N = config.hidden_size, config.num_heads
     h = H // N
-    if "/self_attention/" not in canonical:
+    if "/self_attention/" not in canonical and "/cross_attention/" not in canonical:
         return None
     part, kind = canonical.split("/")[-2:]
     if part == "output":
@@ -80,7 +80,15 @@ def build_sources(table: Dict[str, Tuple[str, Pre]], config: ArchSpec,
     return out
 
 
-def layer_table(prefix: str, names: Dict[str, str], pre: Optional[Dict[str, Pre]] = None):
-    """A table for the per-layer tensors: `names` maps each LAYER entry to an original suffix."""
+CROSS_LAYER = tuple(
+    [f"cross_attention/{p}/{w}" for p in ("query", "key", "value", "output")
+     for w in ("kernel", "bias")] + [f"cross_attention_norm/{w}" for w in ("gamma", "beta")])
+
+
+def layer_table(prefix: str, names: Dict[str, str], pre: Optional[Dict[str, Pre]] = None,
+                cross: bool = False):
+    """A table for the per-layer tensors: `names` maps each LAYER entry (and, with `cross`,
+    each CROSS_LAYER entry: a decoder's cross-attention) to an original suffix."""
     pre = pre or {}
-    return {f"layer_{{i}}/{c}": (prefix + names[c], pre.get(c)) for c in LAYER if c in names}
+    entries = LAYER + (CROSS_LAYER if cross else ())
+    return {f"layer_{{i}}/{c}": (prefix + names[c], pre.get(c)) for c in entries if c in names}

@@ -64,14 +64,37 @@ def stack_variables(stack) -> List[Tuple[object, str]]:
     return pairs
 
 
+def cross_attention_variables(stack) -> List[Tuple[object, str]]:
+    """(variable, canonical name) of a decoder's cross-attention sub-blocks; only a trained
+    seq2seq checkpoint (a released model) has them."""
+    pairs = []
+    for i, block in enumerate(stack.blocks):
+        att = block.cross_attention
+        if att is None:
+            continue
+        for part, dense in (("query", att.query_dense), ("key", att.key_dense),
+                            ("value", att.value_dense), ("output", att.output_dense)):
+            pairs += [(dense.kernel, f"layer_{i}/cross_attention/{part}/kernel"),
+                      (dense.bias, f"layer_{i}/cross_attention/{part}/bias")]
+        norm = block.cross_attention_norm
+        pairs += [(norm.gamma, f"layer_{i}/cross_attention_norm/gamma"),
+                  (norm.beta, f"layer_{i}/cross_attention_norm/beta")]
+    return pairs
+
+
 def head_variables(model) -> List[Tuple[object, str]]:
-    """(variable, canonical name) of the decoder's masked-LM head (`output_head=lm_head`)."""
+    """(variable, canonical name) of the decoder's masked-LM head or output bias
+    (`output_head=lm_head` or `bias`)."""
     head = model.output_head
     if head is None:
         return []
-    return [(head.dense.kernel, "head/transform/kernel"), (head.dense.bias, "head/transform/bias"),
-            (head.layer_norm.gamma, "head/norm/gamma"), (head.layer_norm.beta, "head/norm/beta"),
-            (head.bias, "head/bias")]
+    pairs = [(head.bias, "head/bias")]
+    if head.has_transform:
+        pairs += [(head.dense.kernel, "head/transform/kernel"),
+                  (head.dense.bias, "head/transform/bias"),
+                  (head.layer_norm.gamma, "head/norm/gamma"),
+                  (head.layer_norm.beta, "head/norm/beta")]
+    return pairs
 
 
 # ----------------------------------------------------------------------------
@@ -225,6 +248,13 @@ def warm_start(model: Seq2SeqModel, readers: Dict[str, Optional[CheckpointReader
             entry.source, entry.transform, entry.random_reason = source, transform, None
         return entry
 
+    def _load(variable, canonical, source, reader, side):
+        value, transform = _fit(reader.tensor(canonical), variable, canonical, source, reader)
+        variable.assign(value.astype(variable.dtype))
+        row(variable, side, source=f"{reader.weights_file}:{source.name}", transform=transform)
+        used.setdefault(reader.weights_file, {}).setdefault(source.name, []).append(
+            variable.path)
+
     for side in ("encoder", "decoder"):
         stack = getattr(model, side)
         if stack is None:
@@ -248,26 +278,33 @@ def warm_start(model: Seq2SeqModel, readers: Dict[str, Optional[CheckpointReader
         _check_family(reader, stack, side, variant)
         report.checkpoints[side] = reader.summary()
         sources = reader.sources()
-        file_used = used.setdefault(reader.weights_file, {})
+        for variable, canonical in cross_attention_variables(stack):
+            source = sources.get(canonical)
+            if source is not None:  # a trained seq2seq model's own cross-attention
+                _load(variable, canonical, source, reader, side)
         for variable, canonical in stack_variables(stack):
             source = sources.get(canonical)
             loaded = origin[id(variable)].source if id(variable) in origin else None
             if loaded:  # a shared variable, loaded by the other side
                 if source is not None and loaded != f"{reader.weights_file}:{source.name}":
                     skipped.setdefault(reader.weights_file, {})[source.name] = (
-                        f"shared variable '{variable.path}' already loaded from {loaded}")
+                        "shared by encoder and decoder: already loaded from the other "
+                        "side's copy")
                 continue
             if source is None:
                 raise CheckpointError(
                     f"{reader.weights_file}: no variable for {canonical} (needed by "
                     f"'{variable.path}'); the checkpoint has {reader.config.num_layers} layers")
-            value, transform = _fit(reader.tensor(canonical), variable, canonical, source, reader)
-            variable.assign(value.astype(variable.dtype))
-            row(variable, side, source=f"{reader.weights_file}:{source.name}", transform=transform)
-            file_used.setdefault(source.name, []).append(variable.path)
+            _load(variable, canonical, source, reader, side)
 
-    _load_head(model, readers, row, used, skipped)
+    _load_head(model, readers, row, _load, skipped)
 
+    trained_cross = [v for v in model.decoder.cross_attention_weights()
+                     if origin[id(v)].source is not None]
+    if trained_cross and model.spec.cross_attention_init == "self_attention":
+        raise CheckpointError(
+            f"{readers['decoder'].path}: the decoder checkpoint has trained cross-attention; "
+            "model.cross_attention_init=self_attention would overwrite it (use 'random')")
     if model.spec.cross_attention_init == "self_attention":
         for variable, copied_from in cross_attention_from_self_attention(model):
             row(variable, "decoder", source=f"copy of {copied_from.path}",
@@ -289,30 +326,25 @@ def warm_start(model: Seq2SeqModel, readers: Dict[str, Optional[CheckpointReader
     return report
 
 
-def _load_head(model, readers, row, used, skipped) -> None:
-    """The decoder's masked-LM head from the decoder's checkpoint where it has one (else
-    random, reported); with a tied output, the checkpoint's head is reported as unused."""
+def _load_head(model, readers, row, load, skipped) -> None:
+    """The decoder's masked-LM head (or output bias) from the decoder's checkpoint where it
+    has one (else random, reported); head parts the model does not have are reported unused."""
     reader = readers.get("decoder")
     if reader is None and model.spec.share == "all":
         reader = readers.get("encoder")
     sources = reader.sources() if reader is not None else {}
-    if model.output_head is None:
-        for canonical in HEAD:
-            if reader is not None and canonical in sources:
-                skipped.setdefault(reader.weights_file, {})[sources[canonical].name] = HEAD_REASON
-        return
-    for variable, canonical in head_variables(model):
+    wanted = head_variables(model)
+    for canonical in set(HEAD) - {c for _, c in wanted}:  # the parts this head does not have
+        if canonical in sources:
+            skipped.setdefault(reader.weights_file, {})[sources[canonical].name] = HEAD_REASON
+    for variable, canonical in wanted:
         source = sources.get(canonical)
         if source is None:
             where = (f"{reader.path} has no masked-LM head" if reader is not None
                      else f"the decoder of {model.spec.variant} is random")
             row(variable, "decoder", reason=f"output head: {where}")
             continue
-        value, transform = _fit(reader.tensor(canonical), variable, canonical, source, reader)
-        variable.assign(value.astype(variable.dtype))
-        row(variable, "decoder", source=f"{reader.weights_file}:{source.name}",
-            transform=transform)
-        used.setdefault(reader.weights_file, {}).setdefault(source.name, []).append(variable.path)
+        load(variable, canonical, source, reader, "decoder")
 
 
 # ----------------------------------------------------------------------------
@@ -323,7 +355,7 @@ def open_readers(config: ModelConfig) -> Dict[str, Optional[CheckpointReader]]:
     for side in readers:
         path = getattr(config, f"{side}_checkpoint")
         if path:
-            readers[side] = open_checkpoint(path)
+            readers[side] = open_checkpoint(path).for_side(side)
     return readers
 
 

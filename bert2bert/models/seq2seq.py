@@ -51,10 +51,11 @@ class Seq2SeqModel(keras.Model):
     def _make_output_head(self):
         dec = self.spec.decoder
         self.output_head = None
-        if self.spec.output_head == "lm_head":
+        if self.spec.output_head != "tied":
             self.output_head = LanguageModelHead(
                 dec.hidden_size, dec.vocab_size, dec.approximate_gelu, dec.layer_norm_epsilon,
-                dec.initializer_range, dtype=self.dtype_policy, name="output_head")
+                dec.initializer_range, transform=self.spec.output_head == "lm_head",
+                dtype=self.dtype_policy, name="output_head")
 
     @property
     def decoder_only(self) -> bool:
@@ -71,9 +72,9 @@ class Seq2SeqModel(keras.Model):
     def logits(self, hidden, float32_matmul=False):
         """Output projection tied to the decoder's word embeddings; float32 logits.
 
-        With `output_head=lm_head` the hidden states pass BERT's head transform first and
-        the output bias is added. The matrix is used as stored, [vocab, hidden] (no
-        transposed copy per call). With `float32_matmul` (decoding: a few rows per step) the
+        With `output_head=lm_head` the hidden states pass BERT's head transform first; with
+        `lm_head` or `bias` the output bias is added. The matrix is used as stored,
+        [vocab, hidden] (no transposed copy per call). With `float32_matmul` (decoding: a few rows per step) the
         product runs in float32 and skips casting the whole matrix to a bfloat16 compute
         dtype at every step.
         """

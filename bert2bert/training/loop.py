@@ -134,6 +134,8 @@ def train(config: Config, model_dir: str, strategy_name: str = "default", tpu: O
         print(f"resumed from {restored} at step {start}", flush=True)
     elif save_initial:
         manager.save(checkpoint_number=0)
+    if stop_after == 0:  # the run directory and its first checkpoint only: no data read
+        return TrainResult(model_dir, start, start, float("nan"), [])
 
     accumulation = tcfg.gradient_accumulation_steps
     dataset = datasets_for(config, vocab, "train", tcfg.batch_size, training=True)

@@ -1,0 +1,163 @@
+"""Hugging Face `EncoderDecoderModel` directories: the ports of the paper's released models
+(`google/bert2bert_L-24_wmt_de_en`, `google/roberta2roberta_L-24_bbc`, ...) and users' own.
+
+`config.json` has `model_type: encoder-decoder` and the two halves' configs; the halves may be
+`bert-generation` (the released ports: BERT layout without token types, an output bias beside
+the tied projection), `bert` or `roberta` (BertLMHeadModel / RobertaForCausalLM decoders with
+their masked-LM head). Weights are `model.safetensors` under `encoder.` and `decoder.`
+(`decoder.bert.`, `decoder.roberta.`). With `tie_encoder_decoder` the two stacks are one (the
+paper's bertShare / robertaShare): a file may hold both names of each shared tensor or the
+encoder's alone. Vocabulary: `spiece.model` (SentencePiece, the WMT ports), `vocab.json` +
+`merges.txt` (RoBERTa's BPE) or `vocab.txt` (WordPiece).
+"""
+import dataclasses
+import json
+import os
+import re
+
+import numpy as np
+
+from bert2bert.checkpoints.base import CheckpointError, read_config, require_file
+from bert2bert.checkpoints.hf import IGNORED, _arch, _bert_table
+from bert2bert.checkpoints.seq2seq import Seq2SeqCheckpoint
+
+# Half model_type -> (our layout family, decoder weight prefix under `decoder.`, output head).
+HALVES = {"bert-generation": ("bert", "bert.", "bias"), "bert": ("bert", "bert.", "lm_head"),
+          "roberta": ("roberta", "roberta.", "lm_head")}
+VOCAB_FILES = (("spm_model", "spiece.model"), ("vocab_json", "vocab.json"),
+               ("merges_txt", "merges.txt"), ("vocab_txt", "vocab.txt"))
+TIED_REASON = "tied to the decoder's word embeddings (the output projection)"
+
+
+def is_encoder_decoder_dir(path: str) -> bool:
+    """A directory whose config.json says `model_type: encoder-decoder` (cheap: one small
+    JSON file)."""
+    config = os.path.join(path, "config.json")
+    if not (os.path.isdir(path) and os.path.isfile(config)) or os.path.getsize(config) > 1 << 20:
+        return False
+    try:
+        with open(config, encoding="utf-8") as f:
+            return json.load(f).get("model_type") == "encoder-decoder"
+    except (ValueError, OSError):
+        return False
+
+
+class HuggingFaceEncoderDecoderReader(Seq2SeqCheckpoint):
+    format_name = "hf_encoder_decoder"
+    description = "Hugging Face EncoderDecoderModel directory (config.json + model.safetensors)"
+    ignore_patterns = IGNORED[:1] + [
+        (re.compile(r"lm_head\.decoder\.(weight|bias)$"), TIED_REASON)] + IGNORED[1:]
+
+    @classmethod
+    def detect(cls, path):
+        return is_encoder_decoder_dir(path)
+
+    def __init__(self, path):
+        super().__init__(path)
+        config_file = os.path.join(path, "config.json")
+        self.weights_file = os.path.join(path, "model.safetensors")
+        if not os.path.isfile(self.weights_file):
+            if os.path.isfile(os.path.join(path, "pytorch_model.bin")):
+                raise CheckpointError(
+                    f"{path}/pytorch_model.bin: PyTorch pickles cannot be read without PyTorch; "
+                    "convert the directory to model.safetensors (transformers: "
+                    "model.save_pretrained(dir, safe_serialization=True))")
+            require_file(self.weights_file, "model.safetensors")
+        raw, _ = read_config(config_file, "Hugging Face config.json", lambda r: r)
+        halves = {}
+        for side in ("encoder", "decoder"):
+            half = raw.get(side)
+            kind = half.get("model_type") if isinstance(half, dict) else None
+            if kind not in HALVES:
+                raise CheckpointError(
+                    f"{config_file}: the {side} is {kind!r}; expected one of "
+                    f"{', '.join(HALVES)} (a gpt2 decoder half is not supported yet)")
+            halves[side] = (kind, half)
+        families = {HALVES[k][0] for k, _ in halves.values()}
+        if len(families) != 1:
+            raise CheckpointError(f"{config_file}: encoder and decoder halves of different "
+                                  f"layouts ({', '.join(k for k, _ in halves.values())})")
+        self.family = families.pop()
+        self.encoder_config = self._arch(*halves["encoder"], config_file)
+        self.decoder_config = self._arch(*halves["decoder"], config_file)
+        self._open()
+        self.shared = bool(raw.get("tie_encoder_decoder", False))
+        dec_kind = halves["decoder"][0]
+        self.output_head = HALVES[dec_kind][2]
+        norm = (("weight", "bias") if "encoder.embeddings.LayerNorm.weight" in self._shapes
+                else ("gamma", "beta"))
+        self.encoder_table = _bert_table("encoder.", norm, self._shapes, head_prefix="encoder.")
+        self.decoder_table = _bert_table("decoder." + HALVES[dec_kind][1], norm, self._shapes,
+                                         head_prefix="decoder.")
+        self._check_complete(config_file)
+        enc_words, dec_words = (t["embeddings/word"][0] for t in (self.encoder_table,
+                                                                    self.decoder_table))
+        self.separate_embeddings = dec_words in self._shapes and not self.shared
+        self.vocab_files = {key: os.path.join(path, name) for key, name in VOCAB_FILES
+                            if os.path.isfile(os.path.join(path, name))}
+        self.vocab_family = ("sentencepiece" if "spm_model" in self.vocab_files else
+                             "roberta" if "vocab_json" in self.vocab_files else "bert")
+        self.lowercase = self._lowercase(path) if self.vocab_family == "bert" else None
+
+    def _arch(self, kind, half, config_file):
+        family = HALVES[kind][0]
+        try:
+            spec = _arch(family, half)
+        except (KeyError, TypeError, ValueError) as e:
+            raise CheckpointError(f"{config_file}: not a valid {kind} half "
+                                  f"({type(e).__name__}: {e})") from e
+        if kind == "bert-generation":  # no token-type table, positions from 0
+            spec = dataclasses.replace(spec, type_vocab_size=0)
+        return spec
+
+    def _open(self):
+        from safetensors import safe_open
+
+        try:
+            self._file = safe_open(self.weights_file, framework="np")
+            self._shapes = {n: tuple(self._file.get_slice(n).get_shape())
+                            for n in self._file.keys()}
+        except Exception as e:  # noqa: BLE001 - safetensors raises its own error types
+            raise CheckpointError(f"{self.weights_file}: not a readable safetensors file "
+                                  f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
+                                  ) from e
+
+    def _check_complete(self, config_file):
+        """A half-converted directory fails here, naming the first missing variable."""
+        for side, table, config in (("encoder", self.encoder_table, self.encoder_config),
+                                    ("decoder", self.decoder_table, self.decoder_config)):
+            if side == "decoder" and self.shared:
+                needed = [f"layer_{i}/cross_attention/query/kernel"
+                          for i in range(config.num_layers)]
+            else:
+                needed = ["embeddings/word", "embeddings/position"] + [
+                    f"layer_{i}/{part}" for i in range(config.num_layers)
+                    for part in ("self_attention/query/kernel", "feed_forward/output/kernel")]
+                if side == "decoder":
+                    needed += [f"layer_{i}/cross_attention/query/kernel"
+                               for i in range(config.num_layers)]
+            for canonical in needed:
+                template = re.sub(r"^layer_\d+/", "layer_{i}/", canonical)
+                index = canonical.split("/")[0][6:] if canonical.startswith("layer_") else None
+                original = table[template][0]
+                original = original.format(i=index) if index is not None else original
+                if original not in self._shapes:
+                    raise CheckpointError(
+                        f"{self.weights_file}: missing variable '{original}' ({side}, "
+                        f"{config_file} says {config.num_layers} layers); is the directory "
+                        "completely converted?")
+
+    def _lowercase(self, path):
+        tok_config = os.path.join(path, "tokenizer_config.json")
+        if os.path.isfile(tok_config):
+            _, value = read_config(tok_config, "Hugging Face tokenizer_config.json",
+                                   lambda r: dict(r).get("do_lower_case"))
+            if value is not None:
+                return bool(value)
+        return None
+
+    def variables(self):
+        return dict(self._shapes)
+
+    def read(self, name):
+        return np.asarray(self._file.get_tensor(name), dtype=np.float32)
