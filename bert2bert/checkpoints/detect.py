@@ -4,6 +4,7 @@ from typing import Optional
 
 from bert2bert.checkpoints.base import CheckpointError, CheckpointReader
 from bert2bert.checkpoints.bert_tf1 import BertTF1Reader
+from bert2bert.checkpoints.bertseq2seq_hub import BertSeq2SeqHubReader
 from bert2bert.checkpoints.gpt2_openai import Gpt2OpenAIReader
 from bert2bert.checkpoints.hf import HuggingFaceReader
 from bert2bert.checkpoints.hf_encoder_decoder import HuggingFaceEncoderDecoderReader
@@ -11,7 +12,7 @@ from bert2bert.checkpoints.keras_hub import KerasHubPresetReader
 from bert2bert.checkpoints.tf2_bert import ModelGardenReader, TFHubBertReader
 
 # Detection tries them in this order (an EncoderDecoderModel directory before a plain one).
-READERS = {r.format_name: r for r in (BertTF1Reader, Gpt2OpenAIReader,
+READERS = {r.format_name: r for r in (BertSeq2SeqHubReader, BertTF1Reader, Gpt2OpenAIReader,
                                       HuggingFaceEncoderDecoderReader, HuggingFaceReader,
                                       TFHubBertReader, ModelGardenReader, KerasHubPresetReader)}
 

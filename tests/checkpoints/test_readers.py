@@ -95,7 +95,7 @@ def test_hf_roberta(hf_roberta):
 def test_explicit_format_override(bert_tf1):
     assert open_checkpoint(bert_tf1.directory, format="bert_tf1").format_name == "bert_tf1"
     assert set(READERS) == {"bert_tf1", "tfhub_bert", "model_garden_tf2", "gpt2_tf1", "hf",
-                            "hf_encoder_decoder", "keras_hub"}
+                            "hf_encoder_decoder", "keras_hub", "bertseq2seq_hub"}
 
 
 @pytest.mark.parametrize("fixture_name,family,start", [
