@@ -94,6 +94,10 @@ class InGraphTokenizer(tf.Module):
         # The original vocabulary files travel with a SavedModel as assets (for provenance and
         # re-use by other tools); the tables are built so that they do not need them at serving.
         self.vocab_assets = [tf.saved_model.Asset(os.fspath(p)) for p in vocab_files]
+        self._make_functions()
+
+    def _make_functions(self):
+        """The eager entry points, traced once (graph callers use `_tokenize` directly)."""
         self._tokenize_fn = tf.function(
             self._tokenize, input_signature=[tf.TensorSpec([None], tf.string)], autograph=False)
         self._detokenize_fn = tf.function(

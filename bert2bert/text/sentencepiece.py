@@ -110,7 +110,28 @@ class SentencePieceTokenizer(InGraphTokenizer):
         special = sentencepiece_special_tokens(pieces, model_file=model_file, **ids)
         super().__init__(special, len(pieces), vocab_files=[model_file], name=name)
         self.model_file = model_file
+        self._model = data
         self.sp = tf_text.SentencepieceTokenizer(model=data, out_type=tf.int32)
+
+    def tokenize(self, strings) -> tf.RaggedTensor:
+        return self._eager_safe(super().tokenize, strings)
+
+    def detokenize(self, ids) -> tf.Tensor:
+        return self._eager_safe(super().detokenize, ids)
+
+    def _eager_safe(self, method, value):
+        """`method(value)`, once more after re-making the model resource if it is gone: the
+        resource belongs to TensorFlow's eager kernel cache (tensorflow_text's kernel-owned
+        SentencepieceOp), and clearing that cache deletes it ("Resource
+        localhost/_0_SentencepieceOp/... does not exist")."""
+        try:
+            return method(value)
+        except tf.errors.NotFoundError:
+            if not tf.executing_eagerly():
+                raise
+            self.sp = tf_text.SentencepieceTokenizer(model=self._model, out_type=tf.int32)
+            self._make_functions()  # traced again, around the new resource
+            return method(value)
 
     @classmethod
     def from_files(cls, spm_model):

@@ -429,3 +429,19 @@ def test_saved_model_round_trip_with_assets(tmp_path, family):
     assert loaded.decode(ids)["text"].numpy().tolist() == expected_text.tolist()
     if family != "sentencepiece":
         assert [t.decode() for t in expected_text][0].lower().startswith("hello")
+
+
+def test_sentencepiece_survives_a_cleared_eager_kernel_cache():
+    """tensorflow_text's SentencePiece model resource belongs to the eager kernel cache; after
+    the cache is cleared (as other TensorFlow work in a long process may do) the tokenizer
+    makes it again instead of failing with "Resource ... does not exist"."""
+    from tensorflow.python.eager import context
+
+    spm = os.path.join(os.path.dirname(os.path.dirname(__file__)), "fixtures", "released", "hf",
+                       "bert2bert_spm", "spiece.model")
+    tok = SentencePieceTokenizer(spm)
+    before = tok.tokenize(["It is a small town ."]).to_list()
+    context.context().clear_kernel_cache()
+    assert tok.tokenize(["It is a small town ."]).to_list() == before
+    context.context().clear_kernel_cache()
+    assert tok.detokenize(tf.ragged.constant(before)).numpy()[0] == b"It is a small town ."
