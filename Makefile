@@ -24,7 +24,7 @@ install: $(STAMP)
 # `make anchor`: the peer's venv for the benchmarks (torch 2.13.0 CPU, transformers 5.24).
 $(ANCHOR_STAMP):
 	@test -x $(ANCHOR_PYTHON) || $(PYTHON) -m venv $(ANCHOR_VENV)
-	$(ANCHOR_PYTHON) -m pip install --quiet torch==2.13.0 transformers==5.24.0 safetensors
+	$(ANCHOR_PYTHON) -m pip install --quiet torch==2.13.0 transformers==5.24.0 safetensors sentencepiece
 	@touch $(ANCHOR_STAMP)
 	@echo "peer (transformers + torch) installed in $(ANCHOR_VENV)"
 

@@ -375,8 +375,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("inspect", help="what a checkpoint is: format, config, vocabulary, sizes")
     p.add_argument("path", help="checkpoint file, prefix or directory")
-    p.add_argument("--format", help="skip detection: bert_tf1, tfhub_bert, model_garden_tf2, "
-                                    "gpt2_tf1 or hf")
+    p.add_argument("--format", help="skip detection: one of bert2bert.checkpoints.READERS "
+                                    "(bert_tf1, tfhub_bert, model_garden_tf2, gpt2_tf1, hf, "
+                                    "hf_encoder_decoder, bertseq2seq_hub, keras_hub)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_inspect)
 
