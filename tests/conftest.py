@@ -9,3 +9,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ["BERT2BERT_NATIVE_BF16"] = "0"
 
 pytest_plugins = ["tests.suite_plugin", "tests.fixtures.pytest_plugin"]
+
+# Scripts run in the peer venv (torch, transformers) to make fixtures: never imported here.
+collect_ignore_glob = ["fixtures/released/make_*.py"]
