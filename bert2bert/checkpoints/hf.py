@@ -126,6 +126,32 @@ def _arch(family: str, raw: dict) -> ArchSpec:
                                       plain_gelu_is_tanh=False))
 
 
+def safetensors_file(path: str) -> str:
+    """`path/model.safetensors`; a directory with only a PyTorch pickle is a one-line error."""
+    weights = os.path.join(path, "model.safetensors")
+    if not os.path.isfile(weights):
+        if os.path.isfile(os.path.join(path, "pytorch_model.bin")):
+            raise CheckpointError(
+                f"{path}/pytorch_model.bin: PyTorch pickles cannot be read without PyTorch; "
+                "convert the directory to model.safetensors (transformers: "
+                "model.save_pretrained(dir, safe_serialization=True))")
+        require_file(weights, "model.safetensors")
+    return weights
+
+
+def open_safetensors(weights_file: str):
+    """(open file, {name: shape}) of a safetensors file, or a one-line CheckpointError."""
+    from safetensors import safe_open
+
+    try:
+        handle = safe_open(weights_file, framework="np")
+        return handle, {n: tuple(handle.get_slice(n).get_shape()) for n in handle.keys()}
+    except Exception as e:  # noqa: BLE001 - safetensors raises its own error types
+        raise CheckpointError(f"{weights_file}: not a readable safetensors file "
+                              f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
+                              ) from e
+
+
 class HuggingFaceReader(CheckpointReader):
     format_name = "hf"
     description = "Hugging Face directory (config.json + model.safetensors)"
@@ -140,14 +166,7 @@ class HuggingFaceReader(CheckpointReader):
     def __init__(self, path):
         super().__init__(path)
         config_file = os.path.join(path, "config.json")
-        self.weights_file = os.path.join(path, "model.safetensors")
-        if not os.path.isfile(self.weights_file):
-            if os.path.isfile(os.path.join(path, "pytorch_model.bin")):
-                raise CheckpointError(
-                    f"{path}/pytorch_model.bin: PyTorch pickles cannot be read without PyTorch; "
-                    "convert the directory to model.safetensors (transformers: "
-                    "model.save_pretrained(dir, safe_serialization=True))")
-            require_file(self.weights_file, "model.safetensors")
+        self.weights_file = safetensors_file(path)
         raw, _ = read_config(config_file, "Hugging Face config.json", lambda r: r)
         self.family = raw.get("model_type")
         if self.family == "encoder-decoder":
@@ -179,15 +198,7 @@ class HuggingFaceReader(CheckpointReader):
         self.lowercase = self._lowercase(path)
 
     def _open_safetensors(self):
-        from safetensors import safe_open
-
-        try:
-            self._file = safe_open(self.weights_file, framework="np")
-            self._shapes = {n: tuple(self._file.get_slice(n).get_shape()) for n in self._file.keys()}
-        except Exception as e:  # noqa: BLE001 - safetensors raises its own error types
-            raise CheckpointError(f"{self.weights_file}: not a readable safetensors file "
-                                  f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
-                                  ) from e
+        self._file, self._shapes = open_safetensors(self.weights_file)
 
     def _lowercase(self, path):
         if self.family != "bert":

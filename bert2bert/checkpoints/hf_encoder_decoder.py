@@ -17,8 +17,9 @@ import re
 
 import numpy as np
 
-from bert2bert.checkpoints.base import CheckpointError, read_config, require_file
-from bert2bert.checkpoints.hf import IGNORED, _arch, _bert_table
+from bert2bert.checkpoints.base import CheckpointError, read_config
+from bert2bert.checkpoints.hf import (IGNORED, _arch, _bert_table, open_safetensors,
+                                      safetensors_file)
 from bert2bert.checkpoints.seq2seq import Seq2SeqCheckpoint
 
 # Half model_type -> (our layout family, decoder weight prefix under `decoder.`, output head).
@@ -55,14 +56,7 @@ class HuggingFaceEncoderDecoderReader(Seq2SeqCheckpoint):
     def __init__(self, path):
         super().__init__(path)
         config_file = os.path.join(path, "config.json")
-        self.weights_file = os.path.join(path, "model.safetensors")
-        if not os.path.isfile(self.weights_file):
-            if os.path.isfile(os.path.join(path, "pytorch_model.bin")):
-                raise CheckpointError(
-                    f"{path}/pytorch_model.bin: PyTorch pickles cannot be read without PyTorch; "
-                    "convert the directory to model.safetensors (transformers: "
-                    "model.save_pretrained(dir, safe_serialization=True))")
-            require_file(self.weights_file, "model.safetensors")
+        self.weights_file = safetensors_file(path)
         raw, _ = read_config(config_file, "Hugging Face config.json", lambda r: r)
         halves = {}
         for side in ("encoder", "decoder"):
@@ -80,7 +74,7 @@ class HuggingFaceEncoderDecoderReader(Seq2SeqCheckpoint):
         self.family = families.pop()
         self.encoder_config = self._arch(*halves["encoder"], config_file)
         self.decoder_config = self._arch(*halves["decoder"], config_file)
-        self._open()
+        self._file, self._shapes = open_safetensors(self.weights_file)
         self.shared = bool(raw.get("tie_encoder_decoder", False))
         dec_kind = halves["decoder"][0]
         self.output_head = HALVES[dec_kind][2]
@@ -109,18 +103,6 @@ class HuggingFaceEncoderDecoderReader(Seq2SeqCheckpoint):
         if kind == "bert-generation":  # no token-type table, positions from 0
             spec = dataclasses.replace(spec, type_vocab_size=0)
         return spec
-
-    def _open(self):
-        from safetensors import safe_open
-
-        try:
-            self._file = safe_open(self.weights_file, framework="np")
-            self._shapes = {n: tuple(self._file.get_slice(n).get_shape())
-                            for n in self._file.keys()}
-        except Exception as e:  # noqa: BLE001 - safetensors raises its own error types
-            raise CheckpointError(f"{self.weights_file}: not a readable safetensors file "
-                                  f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
-                                  ) from e
 
     def _check_complete(self, config_file):
         """A half-converted directory fails here, naming the first missing variable."""
