@@ -62,3 +62,18 @@ def shared_path(*parts):
             raise FileNotFoundError(f"{path} is required (BERT2BERT_REQUIRE_SHARED=1)")
         pytest.skip(f"{path} not present")
     return path
+
+
+def one_line_error(fn, *fragments):
+    """Runs `fn`, expecting a one-line CheckpointError that contains every fragment."""
+    import pytest
+
+    from bert2bert.checkpoints import CheckpointError
+
+    with pytest.raises(CheckpointError) as err:
+        fn()
+    message = str(err.value)
+    assert "\n" not in message, message
+    for fragment in fragments:
+        assert fragment in message, message
+    return message

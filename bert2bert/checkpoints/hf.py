@@ -139,6 +139,16 @@ def safetensors_file(path: str) -> str:
     return weights
 
 
+def tokenizer_lowercase(path: str):
+    """`do_lower_case` of `path/tokenizer_config.json`, or None when it does not say."""
+    tok_config = os.path.join(path, "tokenizer_config.json")
+    if not os.path.isfile(tok_config):
+        return None
+    _, value = read_config(tok_config, "Hugging Face tokenizer_config.json",
+                           lambda r: dict(r).get("do_lower_case"))
+    return None if value is None else bool(value)
+
+
 def open_safetensors(weights_file: str):
     """(open file, {name: shape}) of a safetensors file, or a one-line CheckpointError."""
     from safetensors import safe_open
@@ -203,13 +213,8 @@ class HuggingFaceReader(CheckpointReader):
     def _lowercase(self, path):
         if self.family != "bert":
             return None
-        tok_config = os.path.join(path, "tokenizer_config.json")
-        if os.path.isfile(tok_config):
-            raw, value = read_config(tok_config, "Hugging Face tokenizer_config.json",
-                                     lambda r: dict(r).get("do_lower_case"))
-            if value is not None:
-                return bool(value)
-        return "uncased" in os.path.abspath(path).lower()
+        value = tokenizer_lowercase(path)
+        return value if value is not None else "uncased" in os.path.abspath(path).lower()
 
     def variables(self):
         return dict(self._shapes)

@@ -19,7 +19,7 @@ import numpy as np
 
 from bert2bert.checkpoints.base import CheckpointError, read_config
 from bert2bert.checkpoints.hf import (IGNORED, _arch, _bert_table, open_safetensors,
-                                      safetensors_file)
+                                      safetensors_file, tokenizer_lowercase)
 from bert2bert.checkpoints.seq2seq import Seq2SeqCheckpoint
 
 # Half model_type -> (our layout family, decoder weight prefix under `decoder.`, output head).
@@ -91,7 +91,7 @@ class HuggingFaceEncoderDecoderReader(Seq2SeqCheckpoint):
                             if os.path.isfile(os.path.join(path, name))}
         self.vocab_family = ("sentencepiece" if "spm_model" in self.vocab_files else
                              "roberta" if "vocab_json" in self.vocab_files else "bert")
-        self.lowercase = self._lowercase(path) if self.vocab_family == "bert" else None
+        self.lowercase = tokenizer_lowercase(path) if self.vocab_family == "bert" else None
 
     def _arch(self, kind, half, config_file):
         family = HALVES[kind][0]
@@ -128,15 +128,6 @@ class HuggingFaceEncoderDecoderReader(Seq2SeqCheckpoint):
                         f"{self.weights_file}: missing variable '{original}' ({side}, "
                         f"{config_file} says {config.num_layers} layers); is the directory "
                         "completely converted?")
-
-    def _lowercase(self, path):
-        tok_config = os.path.join(path, "tokenizer_config.json")
-        if os.path.isfile(tok_config):
-            _, value = read_config(tok_config, "Hugging Face tokenizer_config.json",
-                                   lambda r: dict(r).get("do_lower_case"))
-            if value is not None:
-                return bool(value)
-        return None
 
     def variables(self):
         return dict(self._shapes)

@@ -8,21 +8,12 @@ import pytest
 from bert2bert.checkpoints import CheckpointError, build_warm_started_model, open_checkpoint
 from bert2bert.cli import main
 from bert2bert.config import ModelConfig
+from tests.helpers import one_line_error
 
 
 def copy(src, dst):
     shutil.copytree(src, dst)
     return str(dst)
-
-
-def one_line_error(fn, *fragments):
-    with pytest.raises(CheckpointError) as err:
-        fn()
-    message = str(err.value)
-    assert "\n" not in message, message
-    for fragment in fragments:
-        assert fragment in message, message
-    return message
 
 
 def load_bert2bert(path):

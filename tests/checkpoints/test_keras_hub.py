@@ -19,6 +19,7 @@ from bert2bert.models.seq2seq import causal_mask
 from tests.fixtures.keras_hub_ref import keras_hub_outputs
 from tests.fixtures.pytest_plugin import encoder_inputs
 from tests.fixtures.vocab import bert_vocab_tokens, synthetic_gpt2_vocab, synthetic_roberta_vocab
+from tests.helpers import one_line_error
 
 # The presets fixture imports keras_hub (~2 s) and the models take ~1 s: slow by pytest.ini's rule.
 pytestmark = pytest.mark.slow
@@ -64,16 +65,6 @@ def presets(tmp_path_factory):
         tokenizer.save_to_preset(path)
         out[family] = Preset(path, backbone, tokenizer)
     return out
-
-
-def one_line_error(fn, *fragments):
-    with pytest.raises(CheckpointError) as err:
-        fn()
-    message = str(err.value)
-    assert "\n" not in message, message
-    for fragment in fragments:
-        assert fragment in message, message
-    return message
 
 
 @pytest.fixture(scope="module")
