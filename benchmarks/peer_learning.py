@@ -19,6 +19,7 @@ Prints both loss curves (means over 25 updates), a JSON line per system and a Ma
 table (also written to OUTPUT/results.md and results.json).
 """
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
@@ -93,11 +94,45 @@ def decoder_for(model, settings, special, max_length):
     return lambda ids, mask: decode(model, ids, mask, settings, special, max_length)
 
 
+def decode_all(model, config, special, data):
+    """{decode name: output ids} of `model` on the saved evaluation batches, by bert2bert's
+    searches (DECODES)."""
+    import tensorflow as tf
+
+    outputs = {}
+    for name, (beam_size, alpha) in DECODES.items():
+        settings = dataclasses.replace(config.decode, beam_size=beam_size, alpha=alpha)
+        decode_fn = tf.function(decoder_for(model, settings, special,
+                                            config.task.max_target_length),
+                                reduce_retracing=True)
+        outputs[name] = []
+        for j in range(int(data["eval_batches"])):
+            ids, lengths = decode_fn(tf.constant(data[f"eval_src_{j}"]),
+                                     tf.constant(data[f"eval_src_mask_{j}"]))
+            outputs[name] += [row[:n].tolist() for row, n in zip(ids.numpy(), lengths.numpy())]
+    return outputs
+
+
+def peer_model_by_our_search(config, special, work):
+    """The peer's trained model imported into bert2bert (`hf_encoder_decoder`) and decoded by
+    bert2bert's searches: separates the two searches from the two trained models."""
+    import numpy as np
+
+    from bert2bert.checkpoints import build_warm_started_model, open_checkpoint
+
+    path = os.path.join(work, "peer_model")
+    settings = open_checkpoint(path).import_settings()
+    model_config = dataclasses.replace(
+        config.model, variant=settings.variant, encoder_checkpoint=path,
+        decoder_checkpoint=path, output_head=settings.output_head,
+        share_embeddings=settings.share_embeddings, dropout=0.0, attention_dropout=0.0)
+    model, _ = build_warm_started_model(model_config)
+    return decode_all(model, config, special, np.load(os.path.join(work, "batches.npz")))
+
+
 def train_ours(config, tokenizer, work):
     """bert2bert's own TrainStep on the saved batches; returns (losses, {decode name: output
     ids}, train seconds, eval seconds)."""
-    import dataclasses
-
     import keras
     import numpy as np
     import tensorflow as tf
@@ -126,17 +161,8 @@ def train_ours(config, tokenizer, work):
         if (i + 1) % WINDOW == 0:
             print(f"bert2bert update {i + 1}: loss {np.mean(losses[-WINDOW:]):.4f}", flush=True)
     train_seconds = time.perf_counter() - tic
-    outputs, tic = {}, time.perf_counter()
-    for name, (beam_size, alpha) in DECODES.items():
-        settings = dataclasses.replace(config.decode, beam_size=beam_size, alpha=alpha)
-        decode_fn = tf.function(decoder_for(model, settings, special,
-                                            config.task.max_target_length),
-                                reduce_retracing=True)
-        outputs[name] = []
-        for j in range(int(data["eval_batches"])):
-            ids, lengths = decode_fn(tf.constant(data[f"eval_src_{j}"]),
-                                     tf.constant(data[f"eval_src_mask_{j}"]))
-            outputs[name] += [row[:n].tolist() for row, n in zip(ids.numpy(), lengths.numpy())]
+    tic = time.perf_counter()
+    outputs = decode_all(model, config, special, data)
     return losses, outputs, train_seconds, time.perf_counter() - tic
 
 
@@ -160,6 +186,8 @@ def table(rows, window):
     lines = ["| system | loss @100 | @200 | @300 | @400 | final (last 25) | train time |",
              "|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
+        if r.get("reuses_training"):  # the peer's model again, decoded by our search
+            continue
         curve = r["curve"]
         at = [f"{curve[k // window - 1]:.3f}" if k // window - 1 < len(curve) else "-"
               for k in (100, 200, 300, 400)]
@@ -232,6 +260,11 @@ def main():
                  "losses": result["losses"],
                  "outputs": result["outputs"], "train_seconds": result["train_seconds"],
                  "eval_seconds": result["eval_seconds"]})
+    rows.append({"system": "the peer's trained model, decoded by bert2bert's searches",
+                 "short": "peer model + our search", "losses": result["losses"],
+                 "reuses_training": True,
+                 "outputs": peer_model_by_our_search(config, special, args.output),
+                 "train_seconds": result["train_seconds"], "eval_seconds": 0.0})
     for row in rows:
         row["scores"], row["examples"] = {}, {}
         for name, outputs in row.pop("outputs").items():

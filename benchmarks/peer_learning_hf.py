@@ -6,10 +6,11 @@ the batches bert2bert wrote, then beam search on the given sources. Runs in the 
 
 WORK_DIR/batches.npz and WORK_DIR/recipe.json come from peer_learning.py; writes
 WORK_DIR/peer.json: the loss of every update and the generated ids of every source
-for each of recipe.json's decoding settings.
+for each of recipe.json's decoding settings, and the trained model in WORK_DIR/peer_model.
 """
 import json
 import os
+import shutil
 import sys
 import time
 
@@ -91,6 +92,12 @@ def main():
                                      do_sample=False, max_new_tokens=recipe["max_length"],
                                      length_penalty=alpha, early_stopping=beam_size > 1)
                 outputs[name] += [row[1:].tolist() for row in ids]  # without the start token
+    # The trained peer, as a Hugging Face EncoderDecoderModel directory with its vocabulary:
+    # peer_learning.py imports it into bert2bert and decodes it with bert2bert's own search.
+    saved = os.path.join(work, "peer_model")
+    model.save_pretrained(saved)
+    for name in ("vocab.txt", "tokenizer_config.json"):
+        shutil.copy(os.path.join(recipe["checkpoint"], name), saved)
     json.dump({"losses": losses, "outputs": outputs, "train_seconds": train_seconds,
                "eval_seconds": time.perf_counter() - tic,
                "params": sum(p.numel() for p in model.parameters()),
