@@ -89,15 +89,38 @@ def _head_table(stored, gamma: str, beta: str, head_prefix: str = ""):
     }
 
 
-def _gpt2_table(prefix: str):
+def _gpt2_cross_attention():
+    """A GPT2LMHeadModel decoder's cross-attention (`add_cross_attention`): the query from
+    `crossattention.q_attn`, key and value fused in `crossattention.c_attn` ([H, 2H]
+    Conv1D), `crossattention.c_proj`, and the pre-norm `ln_cross_attn`."""
+    names = {"cross_attention/query/kernel": "crossattention.q_attn.weight",
+             "cross_attention/query/bias": "crossattention.q_attn.bias",
+             "cross_attention/output/kernel": "crossattention.c_proj.weight",
+             "cross_attention/output/bias": "crossattention.c_proj.bias",
+             "cross_attention_norm/gamma": "ln_cross_attn.weight",
+             "cross_attention_norm/beta": "ln_cross_attn.bias"}
+    pre = {}
+    for i, part in enumerate(("key", "value")):
+        for kind in ("kernel", "bias"):
+            canonical = f"cross_attention/{part}/{kind}"
+            names[canonical] = f"crossattention.c_attn.{'weight' if kind == 'kernel' else 'bias'}"
+            pre[canonical] = (f"part {i} of 2 of c_attn",
+                              lambda x, i=i: np.split(np.asarray(x), 2, axis=-1)[i])
+    return names, pre
+
+
+def _gpt2_table(prefix: str, cross: bool = False):
     names, pre = gpt2_layer_names("attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj",
                                   "ln_1", "ln_2", "weight", "bias", "weight", "bias",
                                   squeeze=False)
     names = {k: v.replace("/", ".") for k, v in names.items()}
+    if cross:
+        cross_names, cross_pre = _gpt2_cross_attention()
+        names, pre = {**names, **cross_names}, {**pre, **cross_pre}
     return {
         "embeddings/word": (prefix + "wte.weight", None),
         "embeddings/position": (prefix + "wpe.weight", None),
-        **layer_table(prefix + "h.{i}.", names, pre),
+        **layer_table(prefix + "h.{i}.", names, pre, cross=cross),
         "final_norm/gamma": (prefix + "ln_f.weight", None),
         "final_norm/beta": (prefix + "ln_f.bias", None),
     }

@@ -8,7 +8,7 @@ canonical names add the cross-attention (`layer_{i}/cross_attention/{query,key,v
 `import_settings()` says which model of the grid reproduces it.
 """
 import dataclasses
-from typing import Dict, List, Pattern, Tuple
+from typing import Dict, List, Optional, Pattern, Tuple
 
 from bert2bert.checkpoints.base import CheckpointReader, Source
 from bert2bert.checkpoints.layout import build_sources
@@ -31,7 +31,9 @@ class StackView(CheckpointReader):
                  table: Dict[str, Tuple[str, object]]):
         super().__init__(whole.path)
         self.whole, self.side = whole, side
-        self.format_name, self.family, self.config = whole.format_name, whole.family, config
+        self.format_name, self.config = whole.format_name, config
+        self.family = (whole.decoder_family or whole.family) if side == "decoder" else \
+            whole.family
         self.description = f"{whole.description}: its {side}"
         self.vocab_files, self.lowercase = whole.vocab_files, whole.lowercase
         self.weights_file = whole.weights_file
@@ -48,7 +50,7 @@ class StackView(CheckpointReader):
         return build_sources(self._table, self.config, self.variables())
 
     def vocabulary(self) -> Vocabulary:
-        return self.whole.vocabulary()
+        return self.whole.side_vocabulary(self.side)
 
     def summary(self):
         return {**super().summary(), "side": self.side}
@@ -64,6 +66,7 @@ class Seq2SeqCheckpoint(CheckpointReader):
     encoder_table: Dict[str, Tuple[str, object]]
     decoder_table: Dict[str, Tuple[str, object]]
     shared: bool
+    decoder_family: Optional[str] = None  # the decoder stack's, when not `family` (gpt2)
     separate_embeddings: bool = True
     vocab_family: str
     output_head: str
@@ -90,10 +93,19 @@ class Seq2SeqCheckpoint(CheckpointReader):
             raise CheckpointError(f"{self.path}: no vocabulary file came with this model")
         return Vocabulary(self.vocab_family, self.vocab_files, self.lowercase)
 
+    def side_vocabulary(self, side: str) -> Vocabulary:
+        """The vocabulary `side` reads or writes (one for both unless a subclass says)."""
+        return self.vocabulary()
+
     def import_settings(self) -> ImportSettings:
+        if self.decoder_family == "gpt2":
+            variant = f"{self.family}2gpt"
+        elif self.shared:
+            variant = "bertShare" if self.family == "bert" else "robertaShare"
+        else:
+            variant = "bert2bert"
         return ImportSettings(
-            variant=("bertShare" if self.family == "bert" else "robertaShare") if self.shared
-            else "bert2bert",
+            variant=variant,
             output_head=self.output_head,
             share_embeddings=self.shared or not self.separate_embeddings)
 

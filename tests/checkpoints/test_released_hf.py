@@ -20,7 +20,8 @@ from bert2bert.decoding import decode
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 PORTS = os.path.join(REPO, "tests", "fixtures", "released", "hf")
-SPM, SHARED = (os.path.join(PORTS, n) for n in ("bert2bert_spm", "roberta2roberta_bpe_shared"))
+SPM, SHARED, BERT2GPT = (os.path.join(PORTS, n) for n in (
+    "bert2bert_spm", "roberta2roberta_bpe_shared", "bert2gpt"))
 ANCHOR = os.path.join(REPO, ".anchor", "bin", "python")
 
 pytestmark = pytest.mark.slow  # warm-started models and decoding (a few seconds each)
@@ -64,24 +65,39 @@ def test_port_is_recognised_with_its_architecture(path, variant, head, share, vo
     assert "layer_0/cross_attention/query/kernel" not in reader.for_side("encoder").sources()
 
 
-@pytest.mark.parametrize("path", [SPM, SHARED])
+def test_a_gpt2_decoder_half_is_bert2gpt_with_two_vocabularies():
+    reader = open_checkpoint(BERT2GPT)
+    assert reader.import_settings().variant == "bert2gpt"
+    assert reader.import_settings().output_head == "tied"
+    enc, dec = (reader.for_side(s) for s in ("encoder", "decoder"))
+    assert (enc.family, dec.family) == ("bert", "gpt2")
+    assert enc.vocabulary().family == "bert" and dec.vocabulary().family == "gpt2"
+    assert dec.config.norm_first and dec.config.type_vocab_size == 0
+    sources = dec.sources()
+    assert sources["layer_0/cross_attention/key/kernel"].transform.startswith("part 0 of 2")
+    assert sources["layer_0/cross_attention/value/bias"].transform.startswith("part 1 of 2")
+    assert sources["layer_1/cross_attention_norm/gamma"].name.endswith("h.1.ln_cross_attn.weight")
+
+
+@pytest.mark.parametrize("path", [SPM, SHARED, BERT2GPT])
 def test_sources_tokenize_as_transformers_does(path):
     ref = reference(path)
-    tokenizer = open_checkpoint(path).tokenizer()
-    encoder = PairEncoder(tokenizer, tokenizer, 64, 16)
+    reader = open_checkpoint(path)
+    encoder = PairEncoder(reader.for_side("encoder").tokenizer(),
+                          reader.for_side("decoder").tokenizer(), 64, 16)
     ours = encoder.sources(tf.constant(ref["sources"])).to_list()
     theirs = [[t for t, m in zip(row, mask) if m] for row, mask in
               zip(ref["source_ids"], ref["source_mask"])]
     assert ours == theirs
 
 
-@pytest.mark.parametrize("path", [SPM, SHARED])
+@pytest.mark.parametrize("path", [SPM, SHARED, BERT2GPT])
 def test_logits_and_searches_equal_transformers(path):
     ref = reference(path)
     model, report = imported_model(path)
     assert report.counts()["random_parameters"] == 0
     np.testing.assert_allclose(our_logits(model, ref), np.array(ref["logits"]), atol=1e-4)
-    special = open_checkpoint(path).tokenizer().special_tokens
+    special = open_checkpoint(path).for_side("decoder").tokenizer().special_tokens
     assert sorted({special.start_id, special.pad_id} - {special.end_id}) == ref["never_generated"]
     for name, beams in (("greedy", 1), ("beam4", 4)):  # length_penalty 0 = alpha 0
         ids, lengths = decode(model, tf.constant(ref["source_ids"]),
@@ -145,9 +161,15 @@ def test_strict_errors_name_the_file_and_variable(tmp_path):
     gpt2 = tmp_path / "gpt2"
     shutil.copytree(SPM, gpt2)
     config = json.loads((gpt2 / "config.json").read_text())
-    config["decoder"]["model_type"] = "gpt2"
+    config["encoder"]["model_type"] = "gpt2"  # GPT-2 can only be a decoder
     (gpt2 / "config.json").write_text(json.dumps(config))
-    with pytest.raises(CheckpointError, match=r"config\.json: the decoder is 'gpt2'"):
+    with pytest.raises(CheckpointError, match=r"config\.json: the encoder is 'gpt2'; expected "
+                                              r"one of bert-generation, bert, roberta$"):
+        open_checkpoint(str(gpt2))
+    config["encoder"]["model_type"], config["decoder"]["model_type"] = "bert-generation", "gpt2"
+    (gpt2 / "config.json").write_text(json.dumps(config))  # a BERT half called gpt2
+    with pytest.raises(CheckpointError, match=r"config\.json: not a valid gpt2 half "
+                                              r"\(KeyError: 'n_embd'\)"):
         open_checkpoint(str(gpt2))
 
 
