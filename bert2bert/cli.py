@@ -152,6 +152,15 @@ def cmd_import(args) -> int:
     return 0
 
 
+def cmd_average(args) -> int:
+    """The mean of a run's newest N checkpoints as a new run directory (t2t-avg-all)."""
+    from bert2bert.training.average import average_checkpoints
+
+    prefix = average_checkpoints(args.model_dir, args.last, args.output)
+    print(f"averaged the newest {args.last} checkpoint(s) of {args.model_dir} into {prefix}")
+    return 0
+
+
 def cmd_evaluate(args) -> int:
     """Decodes a split with a checkpoint of a run and writes predictions and metrics."""
     from bert2bert.data.preflight import preflight_run
@@ -345,6 +354,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True, help="the new run directory")
     p.add_argument("--overwrite", action="store_true", help="write into a non-empty --output")
     p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("average", help="average a run's newest N checkpoints into a new run "
+                                       "directory (t2t-avg-all)")
+    p.add_argument("--model_dir", required=True)
+    p.add_argument("--last", type=int, required=True, help="how many of the newest checkpoints")
+    p.add_argument("--output", required=True, help="the new run directory")
+    p.set_defaults(func=cmd_average)
 
     p = sub.add_parser("evaluate", help="decode a split and score it")
     p.add_argument("--model_dir", required=True)

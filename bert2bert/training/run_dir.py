@@ -45,7 +45,8 @@ RESUMABLE = ("train.train_steps", "train.checkpoint_every", "train.keep_checkpoi
              "train.max_eval_examples", "decode.",
              "model.dtype_policy")  # resolved per machine; a resumed run keeps its own
 _CKPT = re.compile(r"^ckpt-(\d+)(\.index|\.data-(\d+)-of-(\d+)|_temp)$")
-_OWN = re.compile(r"^(config\.yaml|vocab|warm_start\.json|precision\.json|checkpoint(\.tmp.*)?|"
+_OWN = re.compile(r"^(config\.yaml|vocab|warm_start\.json|precision\.json|averaged\.json|"
+                  r"checkpoint(\.tmp.*)?|"
                   rf"ckpt-\d+.*|train|eval|worker_\d+|{re.escape(LOCK_FILE)}|{QUARANTINE})$")
 
 
