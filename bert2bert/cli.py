@@ -112,6 +112,11 @@ def cmd_train(args) -> int:
     if args.eval_every is not None:
         overrides.append(f"train.eval_every={args.eval_every}")
     cfg = load_config(args.config, overrides)
+    from bert2bert.errors import UsageError
+
+    if cfg.train.keep_best.metric and not cfg.train.eval_every:
+        raise UsageError("train.keep_best needs evaluations: set train.eval_every "
+                         "(--eval_every)")
     if os.path.exists(args.model_dir) and not os.path.isdir(args.model_dir):
         raise NotADirectoryError(f"--model_dir {args.model_dir}: exists and is not a directory")
     preflight(cfg, ["train", "validation"] if cfg.train.eval_every else ["train"])
@@ -123,7 +128,9 @@ def cmd_train(args) -> int:
         from bert2bert.evaluation import evaluate
 
         def evaluate_fn(model_dir, step):
-            print(json.dumps(evaluate(model_dir, step, progress=False)), flush=True)
+            metrics = evaluate(model_dir, step, progress=False)
+            print(json.dumps(metrics), flush=True)
+            return metrics
     try:
         result = train(cfg, args.model_dir, args.strategy, args.tpu, evaluate_fn=evaluate_fn,
                        overwrite=args.overwrite)
@@ -259,8 +266,12 @@ def cmd_export(args) -> int:
 
     _logging()
     try:
+        if args.best and args.checkpoint is not None:
+            from bert2bert.errors import UsageError
+
+            raise UsageError("--best and --checkpoint: give one")
         path = export_run(args.model_dir, args.output, args.checkpoint, args.version,
-                          args.static_shapes, **_decode_overrides(args))
+                          args.static_shapes, args.best, **_decode_overrides(args))
     except Exception as e:  # noqa: BLE001 - only write failures are handled here
         code = _write_failed("export", e, f"no new version in {args.output}")
         if code is None:
@@ -413,6 +424,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", type=int, help="version number (default: the next free one)")
     p.add_argument("--static_shapes", action="store_true",
                    help="pad sources to the max source length (fixed shapes, e.g. for TPU)")
+    p.add_argument("--best", action="store_true",
+                   help="the checkpoint train.keep_best kept (model_dir/best/)")
     p.set_defaults(func=cmd_export)
 
     p = with_decode(sub.add_parser("predict", help="one prediction per input line"))

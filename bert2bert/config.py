@@ -124,6 +124,17 @@ class OptimizerConfig:
 
 
 @dataclasses.dataclass
+class KeepBest:
+    """Keep the checkpoint with the best evaluation `metric` (sari, bleu, rouge2, exact, ...:
+    a metric the task computes) in `model_dir/best/`, beside the newest ones and never deleted
+    by `keep_checkpoints` (Estimator's BestExporter); `mode` max or min. Off when metric is
+    None. Needs `train.eval_every`."""
+
+    metric: Optional[str] = None
+    mode: Literal["max", "min"] = "max"
+
+
+@dataclasses.dataclass
 class TrainConfig:
     """How long and how big to train."""
 
@@ -142,6 +153,7 @@ class TrainConfig:
     bucket_by_length: bool = False  # training batches grouped by length (less padding)
     jit_compile: bool = False  # XLA for forward + backward (one compile per batch shape)
     seed: int = 42
+    keep_best: KeepBest = dataclasses.field(default_factory=KeepBest)
 
 
 @dataclasses.dataclass

@@ -29,10 +29,11 @@ MODEL_INPUTS = ("encoder_token_ids", "encoder_padding_mask", "decoder_token_ids"
 
 
 def generator_for_run(model_dir: str, checkpoint: Optional[int] = None,
-                      static_shapes: bool = False, **decode) -> Generator:
-    """A `Generator` for a run's checkpoint; `decode` overrides the run's `decode:` settings
-    (beam_size, alpha, max_length, min_length, no_repeat_ngram_size)."""
-    trained = run_dir.restore_model(model_dir, checkpoint)
+                      static_shapes: bool = False, best: bool = False, **decode) -> Generator:
+    """A `Generator` for a run's checkpoint (`best`: the one `train.keep_best` kept);
+    `decode` overrides the run's `decode:` settings (beam_size, alpha, max_length,
+    min_length, no_repeat_ngram_size)."""
+    trained = run_dir.restore_model(model_dir, checkpoint, best=best)
     config = trained.config
     unknown = set(decode) - {f.name for f in dataclasses.fields(DecodeConfig)}
     if unknown:
@@ -139,9 +140,11 @@ def claimed_version(base: str, version: Optional[int] = None):
 
 
 def export_run(model_dir: str, output: str, checkpoint: Optional[int] = None,
-               version: Optional[int] = None, static_shapes: bool = False, **decode) -> str:
+               version: Optional[int] = None, static_shapes: bool = False, best: bool = False,
+               **decode) -> str:
     """Exports a run's checkpoint to `output/<version>` (default: the next free version);
-    the newest readable checkpoint unless `checkpoint` is given."""
-    gen = generator_for_run(model_dir, checkpoint, static_shapes, **decode)
+    the newest readable checkpoint unless `checkpoint` is given or `best` (the checkpoint
+    `train.keep_best` kept)."""
+    gen = generator_for_run(model_dir, checkpoint, static_shapes, best, **decode)
     with claimed_version(output, version) as path:
         return save_generator(gen, path, metadata={"run": gen.run})

@@ -23,8 +23,10 @@ from bert2bert.checkpoints.vocabulary import Vocabularies, vocabularies
 from bert2bert.config import Config
 from bert2bert.data import make_dataset
 from bert2bert.precision import resolve_dtype_policy
+from bert2bert.errors import UsageError
 from bert2bert.factory import model_of_run, warm_started
 from bert2bert.training import files, run_dir, run_lock
+from bert2bert.training.best import keep_if_best
 from bert2bert.training.optimizer import build_optimizer
 from bert2bert.training.step import TrainStep, make_train_step  # noqa: F401 (public)
 from bert2bert.training.strategy import is_chief, resolve_strategy
@@ -105,6 +107,8 @@ def train(config: Config, model_dir: str, strategy_name: str = "default", tpu: O
 
     `save_initial`: a new run also saves the warm-started model as `ckpt-0` (to evaluate it).
     `overwrite`: train in a directory with other files, or replace a run's config."""
+    if config.train.keep_best.metric and not (config.train.eval_every and evaluate_fn):
+        raise UsageError("train.keep_best needs evaluations: set train.eval_every (--eval_every)")
     strategy = resolve_strategy(strategy_name, tpu)
     chief = is_chief(strategy)
     lock = run_lock.acquire(model_dir) if chief else None  # noqa: F841 - held until return
@@ -191,7 +195,12 @@ def train(config: Config, model_dir: str, strategy_name: str = "default", tpu: O
             global_step.assign(step)
             manager.save(checkpoint_number=step)
         if evaluate_now:
-            evaluate_fn(model_dir, step)
+            metrics = evaluate_fn(model_dir, step)
+            if tcfg.keep_best.metric and metrics is not None:
+                record = keep_if_best(model_dir, step, metrics, tcfg.keep_best)
+                if record.step == step:
+                    bar.write(f"step {step}: best {record.metric} so far ({record.value:.4g}); "
+                              f"kept as {os.path.join(model_dir, 'best', f'ckpt-{step}')}")
     bar.close()
     return TrainResult(model_dir, start, step, loss, losses, skipped)
 

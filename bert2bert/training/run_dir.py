@@ -47,7 +47,7 @@ RESUMABLE = ("train.train_steps", "train.checkpoint_every", "train.keep_checkpoi
 _CKPT = re.compile(r"^ckpt-(\d+)(\.index|\.data-(\d+)-of-(\d+)|_temp)$")
 _OWN = re.compile(r"^(config\.yaml|vocab|warm_start\.json|precision\.json|averaged\.json|"
                   r"checkpoint(\.tmp.*)?|"
-                  rf"ckpt-\d+.*|train|eval|worker_\d+|{re.escape(LOCK_FILE)}|{QUARANTINE})$")
+                  rf"ckpt-\d+.*|train|eval|best|worker_\d+|{re.escape(LOCK_FILE)}|{QUARANTINE})$")
 
 
 # ------------------------------------------------------------------ config and vocabularies
@@ -339,20 +339,26 @@ class TrainedModel:
     step: int
 
 
-def restore_model(model_dir: str, checkpoint: Optional[int] = None) -> TrainedModel:
-    """Builds the run's model and restores checkpoint `checkpoint`, or else the newest
-    readable one (falling back loudly, like training). An unreadable `checkpoint` is a
-    one-line `CheckpointError`."""
+def restore_model(model_dir: str, checkpoint: Optional[int] = None,
+                  best: bool = False) -> TrainedModel:
+    """Builds the run's model and restores checkpoint `checkpoint`, the kept best one
+    (`best`, see `training.best`), or else the newest readable one (falling back loudly, like
+    training). An unreadable `checkpoint` is a one-line `CheckpointError`."""
     config = load_run_config(model_dir)
     vocab = load_vocabularies(model_dir)
     model = model_of_run(config)
     restorer = tf.train.Checkpoint(model=model)
-    if checkpoint is None:
+    if checkpoint is None and not best:
         path = restore_newest(restorer, checkpoint_prefixes(model_dir), expect_partial=True)
         if path is None:
             raise CheckpointError(f"{model_dir}: no checkpoint yet (has the run trained?)")
     else:
-        path = checkpoint_path(model_dir, checkpoint)
+        if best:
+            from bert2bert.training.best import best_checkpoint
+
+            path = best_checkpoint(model_dir)
+        else:
+            path = checkpoint_path(model_dir, checkpoint)
         try:
             restorer.restore(path).expect_partial().assert_existing_objects_matched()
         except Exception as e:  # noqa: BLE001 - corrupt files raise many types
