@@ -143,10 +143,8 @@ def cmd_train(args) -> int:
 
 
 def cmd_import(args) -> int:
-    """A whole released encoder-decoder becomes a run directory (config, vocab, ckpt-0)."""
-    from bert2bert.training.import_model import import_config
-
-    import_config(args.path, args.config, args.set or [])  # one-line errors before TF work
+    """A whole released encoder-decoder becomes a run directory (config, vocab, ckpt-0);
+    `import_model` checks the checkpoint, config and output before any model is built."""
     from bert2bert.training.import_model import import_model
 
     _logging()

@@ -10,7 +10,7 @@ canonical names add the cross-attention (`layer_{i}/cross_attention/{query,key,v
 import dataclasses
 from typing import Dict, List, Optional, Pattern, Tuple
 
-from bert2bert.checkpoints.base import CheckpointReader, Source
+from bert2bert.checkpoints.base import CheckpointError, CheckpointReader, Source
 from bert2bert.checkpoints.layout import build_sources
 from bert2bert.spec import ArchSpec
 from bert2bert.text.vocabulary import Vocabulary
@@ -86,8 +86,6 @@ class Seq2SeqCheckpoint(CheckpointReader):
 
     def vocabulary(self) -> Vocabulary:
         from bert2bert.text.from_files import FILE_KEYS
-
-        from bert2bert.checkpoints.base import CheckpointError
 
         if not any(k in FILE_KEYS for k in self.vocab_files):
             raise CheckpointError(f"{self.path}: no vocabulary file came with this model")

@@ -6,7 +6,7 @@ step 0) work on it unchanged.
     print(result.settings)      # ImportSettings(variant='bert2bert', output_head='bias', ...)
 """
 import os
-from typing import NamedTuple, Optional, Sequence
+from typing import NamedTuple, Optional, Sequence, Tuple
 
 from bert2bert.checkpoints import open_checkpoint
 from bert2bert.checkpoints.seq2seq import ImportSettings, Seq2SeqCheckpoint
@@ -21,7 +21,7 @@ class ImportResult(NamedTuple):
 
 
 def import_config(path: str, config_path: Optional[str] = None,
-                  overrides: Sequence[str] = ()) -> (Config, ImportSettings):
+                  overrides: Sequence[str] = ()) -> Tuple[Config, ImportSettings]:
     """The run config of the whole model at `path`: `config_path` (the task, training and
     decoding settings; defaults otherwise) with the model taken from the checkpoint. Fails in
     one line, before anything is written, for anything but a whole encoder-decoder."""
