@@ -22,6 +22,7 @@ import os
 import sys
 from typing import Optional
 
+from bert2bert import textfiles
 from bert2bert.errors import Bert2BertError
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # C++ noise (CUDA probing); errors still raise
@@ -81,14 +82,15 @@ def cmd_warm_start(args) -> int:
     from bert2bert.training import files
 
     cfg = load_config(args.config, args.set or [])
-    if os.path.isdir(args.output) and os.listdir(args.output) and not args.overwrite:
+    if textfiles.isdir(args.output) and textfiles.listdir(args.output) and not args.overwrite:
         raise FileExistsError(f"{args.output} is not empty; give a new --output, or pass "
                               "--overwrite to replace its files")
     resolved, model, report, _ = warm_started(cfg, strict=not args.no_strict)
     print(report.summary())
-    report_path = files.write_json(os.path.join(args.output, "warm_start.json"), report.to_dict())
-    files.write_text(os.path.join(args.output, "config.yaml"), resolved.to_yaml())
-    model_path = os.path.join(args.output, "model.keras")
+    report_path = files.write_json(textfiles.join(args.output, "warm_start.json"),
+                                   report.to_dict())
+    files.write_text(textfiles.join(args.output, "config.yaml"), resolved.to_yaml())
+    model_path = textfiles.join(args.output, "model.keras")
     with files.replacing(model_path) as tmp:
         model.save(tmp)
     print(f"wrote {model_path}, {report_path} and config.yaml")
@@ -117,7 +119,7 @@ def cmd_train(args) -> int:
     if cfg.train.keep_best.metric and not cfg.train.eval_every:
         raise UsageError("train.keep_best needs evaluations: set train.eval_every "
                          "(--eval_every)")
-    if os.path.exists(args.model_dir) and not os.path.isdir(args.model_dir):
+    if textfiles.exists(args.model_dir) and not textfiles.isdir(args.model_dir):
         raise NotADirectoryError(f"--model_dir {args.model_dir}: exists and is not a directory")
     preflight(cfg, ["train", "validation"] if cfg.train.eval_every else ["train"])
     from bert2bert.training.loop import NonFiniteLossError, train  # slow: after the checks
@@ -204,7 +206,8 @@ def cmd_score(args) -> int:
 def cmd_inspect(args) -> int:
     """Prints what a checkpoint is: format, config, vocabulary, variables and parameters.
     Reads files only: a SavedModel's graph is never loaded or run (safe on a download)."""
-    if not args.path.startswith("package:") and not glob.glob(glob.escape(args.path) + "*"):
+    pattern = (args.path if textfiles.is_url(args.path) else glob.escape(args.path)) + "*"
+    if not args.path.startswith("package:") and not textfiles.glob(pattern):
         raise FileNotFoundError(f"{args.path}: no such checkpoint file or directory")
     from bert2bert.checkpoints import open_checkpoint  # imports TensorFlow: after the check
 

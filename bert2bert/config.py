@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Literal, Optional, Sequence
 
 import yaml
 
-from bert2bert import grid
+from bert2bert import grid, textfiles
 from bert2bert.errors import Bert2BertError
 from bert2bert.ranges import AT_LEAST_0, AT_LEAST_1, FRACTION, POSITIVE, Range  # noqa: F401
 from bert2bert.spec import overridable_fields
@@ -281,13 +281,13 @@ def _deep_merge(base: Dict[str, Any], update: Dict[str, Any]) -> Dict[str, Any]:
 
 def read_yaml(path: str, _seen: Optional[List[str]] = None) -> Dict[str, Any]:
     """Reads a YAML config with its `include:` files merged in (includes first)."""
-    path = os.path.abspath(path)
+    path = textfiles.absolute(path)
     seen = list(_seen or [])
     if path in seen:
         raise ConfigError(f"config error in {path}: include cycle: " + " -> ".join(seen + [path]))
-    if not os.path.isfile(path):
+    if not textfiles.isfile(path):
         raise ConfigError(f"config error: file not found: {path}")
-    with open(path, encoding="utf-8") as f:
+    with textfiles.open_file(path, "r", encoding="utf-8") as f:
         try:
             data = yaml.safe_load(f) or {}
         except yaml.YAMLError as e:
@@ -299,7 +299,7 @@ def read_yaml(path: str, _seen: Optional[List[str]] = None) -> Dict[str, Any]:
         includes = [includes]
     merged: Dict[str, Any] = {}
     for inc in includes:
-        inc_path = os.path.join(os.path.dirname(path), inc)
+        inc_path = textfiles.join(os.path.dirname(path), inc)
         merged = _deep_merge(merged, read_yaml(inc_path, seen + [path]))
     return _deep_merge(merged, data)
 

@@ -20,6 +20,7 @@ import sys
 import time
 from typing import List, Optional, Tuple
 
+from bert2bert import textfiles
 from bert2bert.config import Config, load_config
 from bert2bert.data.preflight import preflight
 from bert2bert.errors import UsageError
@@ -57,7 +58,7 @@ def data_overrides(data: Optional[str], eval_data: Optional[str]) -> List[str]:
     if ext not in formats:
         raise UsageError(f"--data {data}: expected a .tsv or .jsonl file, or tfds:NAME")
     for path in (data, eval_data):
-        if path and not os.path.isfile(path):
+        if path and not textfiles.isfile(path):
             raise FileNotFoundError(f"data file not found: {path}")
     if not eval_data:
         print(f"note: no --eval_data; evaluating on the training file {data}", flush=True)
@@ -65,8 +66,8 @@ def data_overrides(data: Optional[str], eval_data: Optional[str]) -> List[str]:
     keys = (["task.source_key=0", "task.target_key=1"] if formats[ext] == "tsv" else
             ["task.source_key=source", "task.target_key=target"])
     return [f"task.file_format={formats[ext]}", f"task.name={name}", *keys,
-            f"task.data_files={{train: {os.path.abspath(data)}, "
-            f"validation: {os.path.abspath(eval_data or data)}}}"]
+            f"task.data_files={{train: {textfiles.absolute(data)}, "
+            f"validation: {textfiles.absolute(eval_data or data)}}}"]
 
 
 def reload_and_predict(export_dir: str, sources: List[str]) -> List[str]:
@@ -103,9 +104,12 @@ def checked_inputs(output: Optional[str], steps: Optional[int], data: Optional[s
         sets.append(f"train.train_steps={steps}")
     config = load_config(config_path, sets)
     output = output or os.path.join("runs", time.strftime("demo-%Y%m%d-%H%M%S"))
-    if os.path.exists(output) and not os.path.isdir(output):
+    if output.startswith("ram://"):  # memory of this process: step 6 runs in another one
+        raise UsageError(f"--output {output}: the demo reloads its export in a fresh process, "
+                         "which cannot see this process's ram://; use a local path or gs://")
+    if textfiles.exists(output) and not textfiles.isdir(output):
         raise NotADirectoryError(f"--output {output}: exists and is not a directory")
-    if os.path.isdir(output) and os.listdir(output):
+    if textfiles.isdir(output) and textfiles.listdir(output):
         raise FileExistsError(f"{output} is not empty; give a new --output (nothing is "
                               "overwritten)")
     preflight(config, ["train", "validation"])
@@ -128,8 +132,8 @@ def run_demo(output: Optional[str] = None, steps: Optional[int] = None,
     from bert2bert.training.calibrate import seconds_per_update, steps_for_budget
     from bert2bert.training.loop import train
 
-    model_dir = os.path.join(output, "model")
-    os.makedirs(model_dir, exist_ok=True)
+    model_dir = textfiles.join(output, "model")
+    textfiles.makedirs(model_dir)
 
     _banner(1, f"warm-start {config.model.variant} from {config.model.encoder_checkpoint}")
     train(config, model_dir, stop_after=0, save_initial=True)  # the report; ckpt-0
@@ -157,7 +161,7 @@ def run_demo(output: Optional[str] = None, steps: Optional[int] = None,
     print(_metrics_table(before, after, names), flush=True)
 
     _banner(5, "export a SavedModel (strings in, strings out, beam search in the graph)")
-    export_dir = export_run(model_dir, os.path.join(output, "export"))
+    export_dir = export_run(model_dir, textfiles.join(output, "export"))
     print(f"  {export_dir}", flush=True)
 
     _banner(6, "reload the export in a fresh process (tensorflow + tensorflow_text only)")
@@ -170,21 +174,22 @@ def run_demo(output: Optional[str] = None, steps: Optional[int] = None,
               f"  reference:  {x['target'].decode('utf-8')}\n", flush=True)
 
     summary = {
-        "output": os.path.abspath(output), "model_dir": os.path.abspath(model_dir),
-        "export": os.path.abspath(export_dir), "steps": result.final_step,
-        "dtype_policy": json.load(open(os.path.join(model_dir, "precision.json"))),
+        "output": textfiles.absolute(output), "model_dir": textfiles.absolute(model_dir),
+        "export": textfiles.absolute(export_dir), "steps": result.final_step,
+        "dtype_policy": json.loads(textfiles.read_text(textfiles.join(model_dir,
+                                                                     "precision.json"))),
         "train_seconds": round(train_seconds, 1),
         "before": {k: before[k] for k in names}, "after": {k: after[k] for k in names},
         "improved": [k for k in names if after[k] > before[k]],
         "predictions": [{"source": s, "prediction": p} for s, p in zip(sources, predictions)],
         "total_seconds": round(time.time() - started, 1),
     }
-    with open(os.path.join(output, "demo.json"), "w", encoding="utf-8") as f:
-        json.dump(summary, f, indent=1)
+    with textfiles.open_file(textfiles.join(output, "demo.json"), "w", encoding="utf-8") as f:
+        f.write(json.dumps(summary, indent=1))
     print("written:\n"
           f"  run (config, vocab, checkpoints, warm_start.json, TensorBoard): {model_dir}\n"
-          f"  predictions and metrics: {os.path.join(model_dir, 'eval')}\n"
+          f"  predictions and metrics: {textfiles.join(model_dir, 'eval')}\n"
           f"  SavedModel: {export_dir}\n"
-          f"  summary: {os.path.join(output, 'demo.json')}\n"
+          f"  summary: {textfiles.join(output, 'demo.json')}\n"
           f"done in {summary['total_seconds']:.0f} s", flush=True)
     return summary

@@ -8,12 +8,12 @@ and TensorBoard scalars under `eval/`.
 """
 import json
 import logging
-import os
 import time
 from typing import Dict, Optional
 
 import tensorflow as tf
 
+from bert2bert import textfiles
 from bert2bert.checkpoints.base import CheckpointError
 from bert2bert.data import make_dataset
 from bert2bert.decoding import decode as run_decoding
@@ -65,12 +65,12 @@ def evaluate(model_dir: str, checkpoint: Optional[int] = None, split: str = "val
     scores = compute_metrics(config.task.metrics or ["exact"], sources,
                              [h.lower() for h in hyps] if lower else hyps,
                              [r.lower() for r in refs] if lower else refs)
-    out_dir = os.path.join(model_dir, "eval")
-    files.write_text(os.path.join(out_dir, f"predictions-{step}.txt"),
+    out_dir = textfiles.join(model_dir, "eval")
+    files.write_text(textfiles.join(out_dir, f"predictions-{step}.txt"),
                      "".join(h.replace("\n", " ") + "\n" for h in hyps))
     results = {"step": step, "checkpoint": path, "split": split, "examples": len(refs),
                **{k: float(v) for k, v in scores.items()}}
-    files.write_json(os.path.join(out_dir, f"results-{step}.json"), results)
+    files.write_json(textfiles.join(out_dir, f"results-{step}.json"), results)
     writer = tf.summary.create_file_writer(out_dir)
     with writer.as_default(step=step):
         for key, value in scores.items():

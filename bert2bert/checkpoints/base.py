@@ -20,12 +20,12 @@ Canonical names (H hidden, N heads, h head size, I intermediate):
 """
 import dataclasses
 import json
-import os
 import re
 from typing import Callable, Dict, List, Optional, Pattern, Tuple
 
 import numpy as np
 
+from bert2bert import textfiles
 from bert2bert import grid
 from bert2bert.errors import Bert2BertError
 from bert2bert.spec import ArchSpec
@@ -161,7 +161,7 @@ class CheckpointReader:
 
 
 def require_file(path: str, what: str) -> str:
-    if not os.path.isfile(path):
+    if not textfiles.isfile(path):
         raise CheckpointError(f"{path}: missing {what}")
     return path
 
@@ -176,7 +176,7 @@ def read_config(path: str, what: str, build: Callable[[dict], ArchSpec]):
     """Reads a JSON config and builds the `ArchSpec`; returns (raw dict, ArchSpec)."""
     require_file(path, what)
     try:
-        with open(path, encoding="utf-8") as f:
+        with textfiles.open_file(path, "r", encoding="utf-8") as f:
             raw = json.load(f)
         return raw, build(raw)
     except CheckpointError:

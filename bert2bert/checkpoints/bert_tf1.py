@@ -2,6 +2,7 @@
 import os
 import re
 
+from bert2bert import textfiles
 from bert2bert.checkpoints.base import gelu_is_tanh, read_config, trained_architecture
 from bert2bert.checkpoints.layout import HEAD_REASON, layer_table
 from bert2bert.checkpoints.tf1 import TF1Reader, find_prefix, has_tf1_checkpoint
@@ -80,10 +81,10 @@ class BertTF1Reader(TF1Reader):
         super().__init__(path)
         self.prefix = find_prefix(path)
         directory = os.path.dirname(self.prefix)
-        _, self.config = read_config(os.path.join(directory, "bert_config.json"),
+        _, self.config = read_config(textfiles.join(directory, "bert_config.json"),
                                      "bert_config.json", self._arch)
-        vocab = os.path.join(directory, "vocab.txt")
-        self.vocab_files = {"vocab_txt": vocab} if os.path.isfile(vocab) else {}
+        vocab = textfiles.join(directory, "vocab.txt")
+        self.vocab_files = {"vocab_txt": vocab} if textfiles.isfile(vocab) else {}
         # No casing flag in the format: "uncased" in the path means lower-case + strip accents.
-        self.lowercase = "uncased" in os.path.abspath(self.prefix).lower()
+        self.lowercase = "uncased" in textfiles.absolute(self.prefix).lower()
         self._open_weights()

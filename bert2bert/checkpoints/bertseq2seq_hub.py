@@ -44,7 +44,6 @@ Vocabulary (`assets/`): a SentencePiece `*.model`, RoBERTa's BPE (`encoder.json`
 released bert24 models, unless an assets config says `do_lower_case` or the path says
 "uncased").
 """
-import glob
 import json
 import os
 import re
@@ -52,6 +51,7 @@ from typing import Dict, Optional, Tuple
 
 import numpy as np
 
+from bert2bert import textfiles
 from bert2bert.checkpoints.base import (
     CheckpointError, gelu_is_tanh, require_file, trained_architecture)
 from bert2bert.checkpoints.bert_tf1 import LAYER_NAMES
@@ -101,13 +101,13 @@ FORMAT_V3 = 3  # tensorflow_hub/module_def.proto: ModuleDef.Format
 
 def is_hub_module(path: str) -> bool:
     """A directory with `tfhub_module.pb` and `variables/variables.index` (cheap: names)."""
-    return (os.path.isdir(path) and os.path.isfile(os.path.join(path, "tfhub_module.pb"))
-            and os.path.isfile(os.path.join(path, "variables", "variables.index")))
+    return (textfiles.isdir(path) and textfiles.isfile(textfiles.join(path, "tfhub_module.pb"))
+            and textfiles.isfile(textfiles.join(path, "variables", "variables.index")))
 
 
 def module_format(path: str) -> Optional[int]:
     """ModuleDef.format (proto field 1, a varint) of a `tfhub_module.pb`; None if unset."""
-    with open(path, "rb") as f:
+    with textfiles.open_file(path, "rb") as f:
         data = f.read(64)
     if not data or data[0] != 0x08:  # field 1, wire type 0 comes first when set
         return None
@@ -139,18 +139,18 @@ class BertSeq2SeqHubReader(Seq2SeqCheckpoint):
 
     def __init__(self, path):
         super().__init__(path)
-        module_pb = require_file(os.path.join(path, "tfhub_module.pb"), "tfhub_module.pb")
+        module_pb = require_file(textfiles.join(path, "tfhub_module.pb"), "tfhub_module.pb")
         found = module_format(module_pb)
         if found is not None and found != FORMAT_V3:
             raise CheckpointError(f"{module_pb}: module format {found}; only the TF1 Hub "
                                   f"format FORMAT_V3 ({FORMAT_V3}) is known")
-        self.prefix = os.path.join(path, "variables", "variables")
+        self.prefix = textfiles.join(path, "variables", "variables")
         require_file(self.prefix + ".index", "variables/variables.index")
         self.weights_file = self.prefix
         self._reader = open_tf1(self.prefix)
         self._shapes = {n: tuple(s) for n, s in
                         self._reader.get_variable_to_shape_map().items()}
-        self.assets = os.path.join(path, "assets")
+        self.assets = textfiles.join(path, "assets")
         self._assets_config, self._assets_config_file = self._read_assets_config()
         self._find_layout()
         self.encoder_config = self._arch("encoder", self._embeddings["encoder"],
@@ -269,11 +269,11 @@ class BertSeq2SeqHubReader(Seq2SeqCheckpoint):
     # --- architecture -----------------------------------------------------------
     def _read_assets_config(self) -> Tuple[dict, Optional[str]]:
         """A `bert_config.json`-like file in assets/ (one with `num_attention_heads`)."""
-        for file in sorted(glob.glob(os.path.join(self.assets, "*.json"))):
-            if os.path.getsize(file) > 1 << 20:
+        for file in sorted(textfiles.glob(textfiles.join(self.assets, "*.json"))):
+            if textfiles.getsize(file) > 1 << 20:
                 continue
             try:
-                with open(file, encoding="utf-8") as f:
+                with textfiles.open_file(file, "r", encoding="utf-8") as f:
                     raw = json.load(f)
             except (ValueError, OSError):
                 continue
@@ -391,10 +391,10 @@ class BertSeq2SeqHubReader(Seq2SeqCheckpoint):
     # --- vocabulary ---------------------------------------------------------------
     def _find_vocabulary(self):
         files = {}
-        if os.path.isdir(self.assets):
-            for name in sorted(os.listdir(self.assets)):
-                full = os.path.join(self.assets, name)
-                if not os.path.isfile(full):
+        if textfiles.isdir(self.assets):
+            for name in sorted(textfiles.listdir(self.assets)):
+                full = textfiles.join(self.assets, name)
+                if not textfiles.isfile(full):
                     continue
                 if name.endswith(".model"):
                     files.setdefault("spm_model", full)
@@ -417,7 +417,7 @@ class BertSeq2SeqHubReader(Seq2SeqCheckpoint):
         if family == "bert":
             lower = self._assets_config.get("do_lower_case")
             self.lowercase = (bool(lower) if lower is not None
-                              else "uncased" in os.path.abspath(self.path).lower())
+                              else "uncased" in textfiles.absolute(self.path).lower())
 
     # --- reading ----------------------------------------------------------------
     def variables(self):

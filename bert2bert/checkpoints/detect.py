@@ -1,7 +1,7 @@
 """Opening a checkpoint: detect its format from the path, or take an explicit one."""
-import os
 from typing import Optional
 
+from bert2bert import textfiles
 from bert2bert.checkpoints.base import CheckpointError, CheckpointReader
 from bert2bert.checkpoints.bert_tf1 import BertTF1Reader
 from bert2bert.checkpoints.bertseq2seq_hub import BertSeq2SeqHubReader
@@ -28,7 +28,7 @@ def resolve_path(path: str) -> str:
     spec = importlib.util.find_spec(name)
     if spec is None or not spec.submodule_search_locations:
         raise CheckpointError(f"{path}: Python package {name!r} is not installed")
-    return os.path.join(list(spec.submodule_search_locations)[0], rest)
+    return textfiles.join(list(spec.submodule_search_locations)[0], rest)
 
 
 def open_checkpoint(path: str, format: Optional[str] = None) -> CheckpointReader:  # noqa: A002
@@ -42,9 +42,9 @@ def open_checkpoint(path: str, format: Optional[str] = None) -> CheckpointReader
             raise CheckpointError(f"{path}: unknown checkpoint format {format!r}; valid: "
                                   + ", ".join(READERS))
         return READERS[format](path)
-    if not os.path.exists(path) and not os.path.exists(path + ".index"):
+    if not textfiles.exists(path) and not textfiles.exists(path + ".index"):
         raise CheckpointError(f"{path}: no such file or directory")
-    if os.path.isdir(path) and not os.listdir(path):
+    if textfiles.isdir(path) and not textfiles.listdir(path):
         raise CheckpointError(f"{path}: empty directory, no checkpoint in it")
     for reader in READERS.values():
         if reader.detect(path):

@@ -3,6 +3,7 @@ import os
 
 import numpy as np
 
+from bert2bert import textfiles
 from bert2bert.checkpoints.base import read_config, trained_architecture
 from bert2bert.checkpoints.layout import layer_table
 from bert2bert.checkpoints.tf1 import TF1Reader, find_prefix, has_tf1_checkpoint
@@ -81,9 +82,10 @@ class Gpt2OpenAIReader(TF1Reader):
         super().__init__(path)
         self.prefix = find_prefix(path)
         directory = os.path.dirname(self.prefix)
-        _, self.config = read_config(os.path.join(directory, "hparams.json"), "GPT-2 hparams.json",
+        _, self.config = read_config(textfiles.join(directory, "hparams.json"),
+                                     "GPT-2 hparams.json",
                                      self._arch)
-        self.vocab_files = {k: os.path.join(directory, f) for k, f in
+        self.vocab_files = {k: textfiles.join(directory, f) for k, f in
                             (("encoder_json", "encoder.json"), ("vocab_bpe", "vocab.bpe"))
-                            if os.path.isfile(os.path.join(directory, f))}
+                            if textfiles.isfile(textfiles.join(directory, f))}
         self._open_weights()

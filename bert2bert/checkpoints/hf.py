@@ -5,11 +5,11 @@ PyTorch `Linear` weights are stored [out, in] and are transposed; GPT-2's
 `bert.`, `roberta.` or `transformer.` (task models) is recognised.
 """
 import json
-import os
 import re
 
 import numpy as np
 
+from bert2bert import textfiles
 from bert2bert.checkpoints.base import (
     CheckpointError, CheckpointReader, gelu_is_tanh, read_config, require_file,
     trained_architecture)
@@ -151,9 +151,9 @@ def _arch(family: str, raw: dict) -> ArchSpec:
 
 def safetensors_file(path: str) -> str:
     """`path/model.safetensors`; a directory with only a PyTorch pickle is a one-line error."""
-    weights = os.path.join(path, "model.safetensors")
-    if not os.path.isfile(weights):
-        if os.path.isfile(os.path.join(path, "pytorch_model.bin")):
+    weights = textfiles.join(path, "model.safetensors")
+    if not textfiles.isfile(weights):
+        if textfiles.isfile(textfiles.join(path, "pytorch_model.bin")):
             raise CheckpointError(
                 f"{path}/pytorch_model.bin: PyTorch pickles cannot be read without PyTorch; "
                 "convert the directory to model.safetensors (transformers: "
@@ -164,8 +164,8 @@ def safetensors_file(path: str) -> str:
 
 def tokenizer_lowercase(path: str):
     """`do_lower_case` of `path/tokenizer_config.json`, or None when it does not say."""
-    tok_config = os.path.join(path, "tokenizer_config.json")
-    if not os.path.isfile(tok_config):
+    tok_config = textfiles.join(path, "tokenizer_config.json")
+    if not textfiles.isfile(tok_config):
         return None
     _, value = read_config(tok_config, "Hugging Face tokenizer_config.json",
                            lambda r: dict(r).get("do_lower_case"))
@@ -176,6 +176,8 @@ def open_safetensors(weights_file: str):
     """(open file, {name: shape}) of a safetensors file, or a one-line CheckpointError."""
     from safetensors import safe_open
 
+    # safetensors memory-maps a local file: a gs:// checkpoint must be copied down first.
+    textfiles.local_only(weights_file, "reading safetensors", CheckpointError)
     try:
         handle = safe_open(weights_file, framework="np")
         return handle, {n: tuple(handle.get_slice(n).get_shape()) for n in handle.keys()}
@@ -192,13 +194,13 @@ class HuggingFaceReader(CheckpointReader):
 
     @classmethod
     def detect(cls, path):
-        return os.path.isdir(path) and os.path.isfile(os.path.join(path, "config.json")) and (
-            os.path.isfile(os.path.join(path, "model.safetensors"))
-            or os.path.isfile(os.path.join(path, "pytorch_model.bin")))
+        return textfiles.isdir(path) and textfiles.isfile(textfiles.join(path, "config.json")) and (
+            textfiles.isfile(textfiles.join(path, "model.safetensors"))
+            or textfiles.isfile(textfiles.join(path, "pytorch_model.bin")))
 
     def __init__(self, path):
         super().__init__(path)
-        config_file = os.path.join(path, "config.json")
+        config_file = textfiles.join(path, "config.json")
         self.weights_file = safetensors_file(path)
         raw, _ = read_config(config_file, "Hugging Face config.json", lambda r: r)
         self.family = raw.get("model_type")
@@ -223,11 +225,11 @@ class HuggingFaceReader(CheckpointReader):
             norm = (("weight", "bias") if f"{self.prefix}embeddings.LayerNorm.weight" in self._shapes
                     else ("gamma", "beta"))
             self._table = _bert_table(self.prefix, norm, self._shapes)
-        self.vocab_files = {key: os.path.join(path, name) for key, name in
+        self.vocab_files = {key: textfiles.join(path, name) for key, name in
                             (("vocab_txt", "vocab.txt"), ("vocab_json", "vocab.json"),
                              ("merges_txt", "merges.txt"), ("tokenizer_json", "tokenizer.json"),
                              ("spm_model", "sentencepiece.bpe.model"))
-                            if os.path.isfile(os.path.join(path, name))}
+                            if textfiles.isfile(textfiles.join(path, name))}
         self.lowercase = self._lowercase(path)
 
     def _open_safetensors(self):
@@ -237,7 +239,7 @@ class HuggingFaceReader(CheckpointReader):
         if self.family != "bert":
             return None
         value = tokenizer_lowercase(path)
-        return value if value is not None else "uncased" in os.path.abspath(path).lower()
+        return value if value is not None else "uncased" in textfiles.absolute(path).lower()
 
     def variables(self):
         return dict(self._shapes)

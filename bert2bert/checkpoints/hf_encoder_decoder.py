@@ -13,11 +13,11 @@ encoder's alone. Vocabulary: `spiece.model` (SentencePiece, the WMT ports), `voc
 """
 import dataclasses
 import json
-import os
 import re
 
 import numpy as np
 
+from bert2bert import textfiles
 from bert2bert.checkpoints.base import CheckpointError, read_config
 from bert2bert.checkpoints.hf import (IGNORED, _arch, _bert_table, _gpt2_table,
                                       open_safetensors, safetensors_file, tokenizer_lowercase)
@@ -35,11 +35,12 @@ TIED_REASON = "tied to the decoder's word embeddings (the output projection)"
 def is_encoder_decoder_dir(path: str) -> bool:
     """A directory whose config.json says `model_type: encoder-decoder` (cheap: one small
     JSON file)."""
-    config = os.path.join(path, "config.json")
-    if not (os.path.isdir(path) and os.path.isfile(config)) or os.path.getsize(config) > 1 << 20:
+    config = textfiles.join(path, "config.json")
+    if not (textfiles.isdir(path) and textfiles.isfile(config)) \
+            or textfiles.getsize(config) > 1 << 20:
         return False
     try:
-        with open(config, encoding="utf-8") as f:
+        with textfiles.open_file(config, "r", encoding="utf-8") as f:
             return json.load(f).get("model_type") == "encoder-decoder"
     except (ValueError, OSError):
         return False
@@ -57,7 +58,7 @@ class HuggingFaceEncoderDecoderReader(Seq2SeqCheckpoint):
 
     def __init__(self, path):
         super().__init__(path)
-        config_file = os.path.join(path, "config.json")
+        config_file = textfiles.join(path, "config.json")
         self.weights_file = safetensors_file(path)
         raw, _ = read_config(config_file, "Hugging Face config.json", lambda r: r)
         halves = {}
@@ -91,8 +92,8 @@ class HuggingFaceEncoderDecoderReader(Seq2SeqCheckpoint):
         enc_words, dec_words = (t["embeddings/word"][0] for t in (self.encoder_table,
                                                                     self.decoder_table))
         self.separate_embeddings = dec_words in self._shapes and not self.shared
-        self.vocab_files = {key: os.path.join(path, name) for key, name in VOCAB_FILES
-                            if os.path.isfile(os.path.join(path, name))}
+        self.vocab_files = {key: textfiles.join(path, name) for key, name in VOCAB_FILES
+                            if textfiles.isfile(textfiles.join(path, name))}
         self.vocab_family = ("sentencepiece" if "spm_model" in self.vocab_files else
                              "roberta" if "vocab_json" in self.vocab_files else "bert")
         if self.decoder_family == "gpt2":  # two vocabularies: WordPiece in, GPT-2's BPE out
@@ -121,10 +122,10 @@ class HuggingFaceEncoderDecoderReader(Seq2SeqCheckpoint):
                      else {k: self.vocab_files.get(k) for k in ("vocab_json", "merges_txt")})
             return Vocabulary(self.family, {k: v for k, v in files.items() if v},
                               self.lowercase)
-        for directory in (os.path.join(self.path, "decoder_tokenizer"), self.path):
-            files = {k: os.path.join(directory, n) for k, n in (("vocab_json", "vocab.json"),
+        for directory in (textfiles.join(self.path, "decoder_tokenizer"), self.path):
+            files = {k: textfiles.join(directory, n) for k, n in (("vocab_json", "vocab.json"),
                                                                 ("merges_txt", "merges.txt"))}
-            if all(os.path.isfile(f) for f in files.values()):
+            if all(textfiles.isfile(f) for f in files.values()):
                 if directory == self.path and self.family == "roberta":
                     break  # those are the encoder's
                 return Vocabulary("gpt2", files)

@@ -23,12 +23,12 @@ Facts of keras_hub 0.32 (its backbone code, not the config, fixes them):
 A task preset's `task.weights.h5` (masked-LM or classifier head) is not read.
 """
 import json
-import os
 import re
 from typing import Dict, Tuple
 
 import numpy as np
 
+from bert2bert import textfiles
 from bert2bert.checkpoints.base import (
     CheckpointError, CheckpointReader, read_config, require_file, trained_architecture)
 from bert2bert.checkpoints.layout import Pre, build_sources
@@ -118,18 +118,19 @@ class KerasHubPresetReader(CheckpointReader):
 
     @classmethod
     def detect(cls, path):
-        config = os.path.join(path, CONFIG)
-        if not (os.path.isdir(path) and os.path.isfile(config)) or os.path.getsize(config) > 2**20:
+        config = textfiles.join(path, CONFIG)
+        if not (textfiles.isdir(path) and textfiles.isfile(config)) \
+                or textfiles.getsize(config) > 2**20:
             return False
         try:
-            with open(config, encoding="utf-8") as f:
+            with textfiles.open_file(config, "r", encoding="utf-8") as f:
                 return _backbone(json.load(f)).endswith("Backbone")
         except (OSError, ValueError):
             return False
 
     def __init__(self, path):
         super().__init__(path)
-        config_file = os.path.join(path, CONFIG)
+        config_file = textfiles.join(path, CONFIG)
         raw, _ = read_config(config_file, "KerasHub config.json", lambda r: r)
         backbone = _backbone(raw)
         if backbone not in FAMILIES:
@@ -139,24 +140,26 @@ class KerasHubPresetReader(CheckpointReader):
         self.family = FAMILIES[backbone]
         _, self.config = read_config(config_file, "KerasHub config.json",
                                      lambda r: _arch(self.family, r))
-        self.weights_file = os.path.join(path, WEIGHTS)
-        if not os.path.isfile(self.weights_file) and os.path.isfile(
-                os.path.join(path, "model.weights.json")):
+        self.weights_file = textfiles.join(path, WEIGHTS)
+        if not textfiles.isfile(self.weights_file) and textfiles.isfile(
+                textfiles.join(path, "model.weights.json")):
             raise CheckpointError(f"{self.weights_file}: missing; sharded presets "
                                   "(model.weights.json) are not supported")
         require_file(self.weights_file, "KerasHub weights file (save_to_preset writes it)")
         self._open_h5()
         self._table = self._name_table()
-        assets = os.path.join(path, "assets", "tokenizer")
-        self.vocab_files = {key: os.path.join(assets, name) for key, name in
+        assets = textfiles.join(path, "assets", "tokenizer")
+        self.vocab_files = {key: textfiles.join(assets, name) for key, name in
                             (("vocab_txt", "vocabulary.txt"), ("vocab_json", "vocabulary.json"),
                              ("merges_txt", "merges.txt"))
-                            if os.path.isfile(os.path.join(assets, name))}
-        self.lowercase = self._lowercase(os.path.join(path, "tokenizer.json"))
+                            if textfiles.isfile(textfiles.join(assets, name))}
+        self.lowercase = self._lowercase(textfiles.join(path, "tokenizer.json"))
 
     def _open_h5(self):
         import h5py
 
+        # h5py opens a local file: a gs:// preset must be copied down first.
+        textfiles.local_only(self.weights_file, "reading HDF5 weights", CheckpointError)
         try:
             self._h5 = h5py.File(self.weights_file, "r")
         except OSError as e:
@@ -201,7 +204,7 @@ class KerasHubPresetReader(CheckpointReader):
 
     @staticmethod
     def _lowercase(tokenizer_json: str):
-        if not os.path.isfile(tokenizer_json):
+        if not textfiles.isfile(tokenizer_json):
             return None
         raw, value = read_config(tokenizer_json, "KerasHub tokenizer.json",
                                  lambda r: dict(r.get("config") or {}).get("lowercase"))

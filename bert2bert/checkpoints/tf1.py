@@ -1,20 +1,21 @@
 """What the two TF1 formats (google-research BERT, OpenAI GPT-2) have in common."""
-import glob
 import os
 
 import tensorflow as tf
 
+from bert2bert import textfiles
 from bert2bert.checkpoints.base import CheckpointError, CheckpointReader, require_file
 from bert2bert.checkpoints.layout import build_sources
 
 
 def find_prefix(path: str) -> str:
     """The checkpoint prefix for a directory or a prefix path (no `checkpoint` file needed)."""
-    if os.path.isdir(path):
+    # (ram:// calls any prefix of a file name a directory: a prefix with an .index is not one)
+    if textfiles.isdir(path) and not (textfiles.is_url(path) and textfiles.exists(path + ".index")):
         state = tf.train.latest_checkpoint(path)
         if state:
             return state
-        indexes = sorted(glob.glob(os.path.join(path, "*.ckpt*.index")))
+        indexes = sorted(textfiles.glob(textfiles.join(path, "*.ckpt*.index")))
         if not indexes:
             raise CheckpointError(f"{path}: no TF1 checkpoint (*.ckpt.index) in this directory")
         return indexes[0][: -len(".index")]
@@ -26,10 +27,12 @@ def find_prefix(path: str) -> str:
 
 def open_tf1(prefix: str):
     """A TF checkpoint reader, with a one-line error for missing or corrupt files."""
-    if not glob.glob(prefix + ".data-*"):
+    if not textfiles.glob(prefix + ".data-*"):
         raise CheckpointError(f"{prefix}.data-00000-of-00001: missing checkpoint data file")
     try:
-        return tf.train.load_checkpoint(prefix)
+        # Not tf.train.load_checkpoint: it asks whether the prefix is a directory first, which
+        # ram:// answers yes for any prefix of a file name. The reader takes any gfile URL.
+        return tf.compat.v1.train.NewCheckpointReader(prefix)
     except Exception as e:  # noqa: BLE001 - TF raises several types here
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise CheckpointError(f"{prefix}: not a readable TF checkpoint: {msg}") from e
@@ -38,7 +41,7 @@ def open_tf1(prefix: str):
 def is_object_based(prefix: str) -> bool:
     """True for TF2 object-based checkpoints (they carry an object graph)."""
     try:
-        names = {n for n, _ in tf.train.list_variables(prefix)}
+        names = set(tf.compat.v1.train.NewCheckpointReader(prefix).get_variable_to_shape_map())
     except Exception:  # noqa: BLE001 - unreadable: let the reader say why
         return False
     return "_CHECKPOINTABLE_OBJECT_GRAPH" in names
@@ -46,9 +49,9 @@ def is_object_based(prefix: str) -> bool:
 
 def has_tf1_checkpoint(path: str, config_name: str) -> bool:
     """A directory (or a prefix in one) with `config_name` and a name-based *.ckpt."""
-    directory = path if os.path.isdir(path) else os.path.dirname(path)
-    if not (os.path.isfile(os.path.join(directory, config_name))
-            and glob.glob(os.path.join(directory, "*.ckpt*.index"))):
+    directory = path if textfiles.isdir(path) else os.path.dirname(path)
+    if not (textfiles.isfile(textfiles.join(directory, config_name))
+            and textfiles.glob(textfiles.join(directory, "*.ckpt*.index"))):
         return False
     try:
         return not is_object_based(find_prefix(path))

@@ -17,6 +17,7 @@ import re
 
 from tensorflow.core.protobuf import trackable_object_graph_pb2
 
+from bert2bert import textfiles
 from bert2bert.checkpoints.base import (
     CheckpointError, CheckpointReader, layer_indices, trained_architecture)
 from bert2bert.checkpoints.layout import build_sources, layer_table
@@ -124,13 +125,13 @@ class TFHubBertReader(_NamedTF2Reader):
 
     @classmethod
     def detect(cls, path):
-        return os.path.isdir(path) and os.path.isfile(os.path.join(path, "saved_model.pb"))
+        return textfiles.isdir(path) and textfiles.isfile(textfiles.join(path, "saved_model.pb"))
 
     def __init__(self, path):
         super().__init__(path)
-        self._open(os.path.join(path, "variables", "variables"))
-        vocab = os.path.join(path, "assets", "vocab.txt")
-        self.vocab_files = {"vocab_txt": vocab} if os.path.isfile(vocab) else {}
+        self._open(textfiles.join(path, "variables", "variables"))
+        vocab = textfiles.join(path, "assets", "vocab.txt")
+        self.vocab_files = {"vocab_txt": vocab} if textfiles.isfile(vocab) else {}
         self.lowercase = (bool(self._reader.get_tensor(self.LOWER_CASE_KEY))
                           if self._reader.has_tensor(self.LOWER_CASE_KEY) else None)
 
@@ -210,9 +211,9 @@ class ModelGardenReader(_NamedTF2Reader):
         self.prefix = find_prefix(path)
         self._open(self.prefix)
         directory = os.path.dirname(self.prefix)
-        vocab = os.path.join(directory, "vocab.txt")
-        self.vocab_files = {"vocab_txt": vocab} if os.path.isfile(vocab) else {}
-        self.lowercase = "uncased" in os.path.abspath(self.prefix).lower()
+        vocab = textfiles.join(directory, "vocab.txt")
+        self.vocab_files = {"vocab_txt": vocab} if textfiles.isfile(vocab) else {}
+        self.lowercase = "uncased" in textfiles.absolute(self.prefix).lower()
 
     def _names_to_keys(self, shapes):
         return object_path_names(shapes)

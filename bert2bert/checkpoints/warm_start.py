@@ -19,6 +19,7 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
+from bert2bert import textfiles
 from bert2bert.checkpoints.base import CheckpointError, CheckpointReader
 from bert2bert.checkpoints.detect import open_checkpoint
 from bert2bert.checkpoints.layout import HEAD, HEAD_REASON
@@ -171,9 +172,9 @@ class WarmStartReport:
         return {**dataclasses.asdict(self), "counts": self.counts()}
 
     def write_json(self, path: str) -> str:
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump(self.to_dict(), f, indent=1)
+        textfiles.makedirs(os.path.dirname(textfiles.absolute(path)))
+        with textfiles.open_file(path, "w", encoding="utf-8") as f:
+            f.write(json.dumps(self.to_dict(), indent=1))
         return path
 
 

@@ -44,6 +44,7 @@ import re
 import zlib
 from typing import Dict, List, Optional, Tuple
 
+from bert2bert import textfiles
 from bert2bert.data.errors import DataError
 
 KINDS = ("fusion", "split")
@@ -276,11 +277,10 @@ def write_builtin_tsv(path: str, kind: str = "fusion", split: str = "train",
         'source\\ttarget\\n'
     """
     pairs = builtin_examples(kind, split, limit)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w", encoding="utf-8", newline="\n") as f:
-        f.write("source\ttarget\n")
-        for source, target in pairs:
-            f.write(f"{source}\t{target}\n")
+    textfiles.makedirs(os.path.dirname(textfiles.absolute(path)))
+    with textfiles.open_file(path, "wb") as f:
+        f.write("".join(["source\ttarget\n"] + [f"{s}\t{t}\n" for s, t in pairs]
+                        ).encode("utf-8"))
     return len(pairs)
 
 
@@ -289,7 +289,7 @@ def write_builtin_task_files(directory: str, kind: str = "fusion") -> Dict[str, 
     for `task.data_files` with file_format "tsv", source_key "source", target_key "target"."""
     files = {}
     for split in SPLITS:
-        path = os.path.join(directory, f"builtin_{kind}_{split}.tsv")
+        path = textfiles.join(directory, f"builtin_{kind}_{split}.tsv")
         write_builtin_tsv(path, kind, split)
         files[split] = path
     return files

@@ -17,6 +17,7 @@ import os
 from typing import Iterator, List, Optional, Sequence, Tuple
 
 from bert2bert.data.errors import DataError, DataFormatError
+from bert2bert import textfiles
 from bert2bert.textfiles import Opener, text_lines
 
 
@@ -54,8 +55,7 @@ def _unchanged(function):
 
     @functools.wraps(function)
     def wrapper(path: str, *keys):
-        stat = os.stat(path)
-        return cached(path, (stat.st_size, stat.st_mtime_ns), *keys)
+        return cached(path, textfiles.stamp(path), *keys)
 
     return wrapper
 
@@ -156,11 +156,11 @@ def data_file(task, split: str) -> str:
     if split not in task.data_files:
         raise DataError(f"task {task.name!r}: no data file for split {split!r} in "
                         f"task.data_files (splits: {sorted(task.data_files)})")
-    path = os.path.expanduser(os.fspath(task.data_files[split]))
-    if os.path.isdir(path):
+    path = textfiles.expanduser(os.fspath(task.data_files[split]))
+    if textfiles.isdir(path):
         raise IsADirectoryError(f"task {task.name!r}: data file for split {split!r} is a "
                                 f"directory: {path}")
-    if not os.path.isfile(path):
+    if not textfiles.isfile(path):
         raise FileNotFoundError(f"task {task.name!r}: data file for split {split!r} not found: "
                                 f"{path}")
     return path

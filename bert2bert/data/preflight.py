@@ -8,8 +8,9 @@ saved config and the data of those splits. Plain Python: no TensorFlow, no TFDS,
 input fails in well under a second with one line naming the file, key or line.
 """
 import json
-import os
 from typing import Iterable
+
+from bert2bert import textfiles
 
 from bert2bert.config import (Config, ConfigError, ModelConfig, TaskConfig, config_from_dict,
                               read_yaml)
@@ -49,20 +50,20 @@ def check_checkpoints(model: ModelConfig) -> None:
         path = getattr(model, key)
         if not path or path.startswith("package:"):
             continue
-        path = os.path.expanduser(path)
-        if not os.path.exists(path) and not os.path.exists(path + ".index"):
+        path = textfiles.expanduser(path)
+        if not textfiles.exists(path) and not textfiles.exists(path + ".index"):
             raise FileNotFoundError(f"model.{key}: no such file or directory: {path}")
-        if os.path.isdir(path):
-            for name in sorted(os.listdir(path)):
+        if textfiles.isdir(path):
+            for name in sorted(textfiles.listdir(path)):
                 if name.endswith(".json"):
-                    check_json(os.path.join(path, name))
+                    check_json(textfiles.join(path, name))
 
 
 def check_json(path: str) -> None:
     """Raises `FileFormatError` naming the file, line and column unless `path` is valid JSON."""
     try:
-        with open(path, encoding="utf-8") as f:
-            json.load(f)
+        with textfiles.open_file(path, "rb") as f:
+            json.loads(f.read().decode("utf-8"))
     except json.JSONDecodeError as e:
         raise FileFormatError(f"{path}:{e.lineno}: not valid JSON ({e.msg} at column {e.colno})"
                               ) from None
@@ -79,8 +80,8 @@ def preflight(config: Config, splits: Iterable[str] = ("train",)) -> None:
 def preflight_run(model_dir: str, splits: Iterable[str] = ("validation",)) -> Config:
     """Checks that `model_dir` is a run (its config.yaml loads) and the data of `splits`, as
     evaluating or exporting it will need them; returns the run's config."""
-    path = os.path.join(model_dir, RUN_CONFIG)
-    if not os.path.isfile(path):
+    path = textfiles.join(model_dir, RUN_CONFIG)
+    if not textfiles.isfile(path):
         raise FileNotFoundError(f"{path}: missing; is {model_dir} a bert2bert model_dir?")
     config = config_from_dict(read_yaml(path), where=path)
     check_task(config.task, splits)

@@ -9,6 +9,7 @@ from typing import Callable, List, Optional, Sequence
 
 import tensorflow as tf
 
+from bert2bert import textfiles
 from bert2bert.errors import UsageError
 from bert2bert.textfiles import raw_lines
 from bert2bert.training import files
@@ -63,12 +64,13 @@ def predict_lines(lines: Sequence, batch_size: int = 32, progress: bool = False,
 def check_output(input_path: str, output_path: str, overwrite: bool = False):
     """Refuses (one line) an output that is the input (also through a link), or that exists
     unless `overwrite`."""
-    same = os.path.realpath(input_path) == os.path.realpath(output_path)
-    if not same and os.path.exists(output_path) and os.path.exists(input_path):
-        same = os.path.samefile(input_path, output_path)
+    same = textfiles.canonical(input_path) == textfiles.canonical(output_path)
+    local = not (textfiles.is_url(input_path) or textfiles.is_url(output_path))
+    if not same and local and os.path.exists(output_path) and os.path.exists(input_path):
+        same = os.path.samefile(input_path, output_path)  # a link (URLs have none)
     if same:
         raise UsageError(f"--output {output_path} is the --input file; write elsewhere")
-    if os.path.lexists(output_path) and not overwrite:
+    if textfiles.lexists(output_path) and not overwrite:
         raise FileExistsError(f"{output_path} exists; pass --overwrite to replace it")
 
 

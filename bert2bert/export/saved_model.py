@@ -12,12 +12,12 @@ import contextlib
 import dataclasses
 import logging
 import os
-import shutil
 import time
 from typing import Optional
 
 import tensorflow as tf
 
+from bert2bert import textfiles
 from bert2bert.config import DecodeConfig
 from bert2bert.export.generator import IDS, Generator
 from bert2bert.training import files, run_dir
@@ -45,7 +45,7 @@ def generator_for_run(model_dir: str, checkpoint: Optional[int] = None,
     max_target = settings.max_length or config.task.max_target_length
     gen = Generator(trained.model, trained.source_tokenizer, trained.target_tokenizer,
                     config.task.max_source_length, max_target, settings, static_shapes)
-    gen.run = {"model_dir": os.path.abspath(model_dir), "checkpoint": trained.checkpoint,
+    gen.run = {"model_dir": textfiles.absolute(model_dir), "checkpoint": trained.checkpoint,
                "step": trained.step, "config": config.to_dict()}
     return gen
 
@@ -72,14 +72,14 @@ def save_generator(gen: Generator, path: str, metadata: Optional[dict] = None) -
     Atomic: everything is written into a hidden temp folder beside `path` and renamed to
     `path` once complete, so a server watching the parent never sees a partial version
     (not on object stores such as gs://, where it is written in place)."""
-    if tf.io.gfile.exists(path):
+    if textfiles.exists(path):
         raise FileExistsError(f"{path} exists: export into a new directory (or a new version)")
     started = time.time()
-    remote = "://" in path
+    remote = textfiles.is_url(path)
     tmp = path if remote else files.temp_name(path)
     try:
         tf.saved_model.save(reusable_root(gen), tmp, signatures=gen.signatures())
-        files.write_json(os.path.join(tmp, "assets.extra", METADATA), {
+        files.write_json(textfiles.join(tmp, "assets.extra", METADATA), {
             "signatures": sorted(gen.signatures()),
             "max_source_length": gen.max_source_length,
             "max_target_length": gen.max_target_length,
@@ -87,12 +87,12 @@ def save_generator(gen: Generator, path: str, metadata: Optional[dict] = None) -
             "static_shapes": gen.static_shapes,
             **(metadata or {})})
         if not remote:
-            if tf.io.gfile.exists(path):
+            if textfiles.exists(path):
                 raise FileExistsError(f"{path} appeared during the export; not replacing it")
-            os.rename(tmp, path)
+            textfiles.move_tree(tmp, path)
     except BaseException:
         if not remote:
-            shutil.rmtree(tmp, ignore_errors=True)
+            textfiles.rmtree(tmp, ignore_errors=True)
         raise
     log.info("exported %s in %.0f s", path, time.time() - started)
     return path
@@ -100,9 +100,9 @@ def save_generator(gen: Generator, path: str, metadata: Optional[dict] = None) -
 
 def next_version(base: str) -> str:
     """`base/<n+1>` where n is the largest numeric version already in `base` (TF Serving layout)."""
-    names = [v.strip("/") for v in (tf.io.gfile.listdir(base) if tf.io.gfile.isdir(base) else [])]
+    names = [v.strip("/") for v in (textfiles.listdir(base) if textfiles.isdir(base) else [])]
     versions = [int(v) for v in names if v.isdigit()]
-    return os.path.join(base, str(max(versions, default=0) + 1))
+    return textfiles.join(base, str(max(versions, default=0) + 1))
 
 
 @contextlib.contextmanager
@@ -111,17 +111,18 @@ def claimed_version(base: str, version: Optional[int] = None):
     exclusive create of `base/.claim-<version>` (released on exit): two exports running at
     once never take the same number. An explicit `version` that exists is a FileExistsError.
     Object stores (gs://) get the next number without a claim."""
-    if "://" in base:
-        path = next_version(base) if version is None else os.path.join(base, str(version))
-        if tf.io.gfile.exists(path):
+    if textfiles.is_url(base):
+        textfiles.makedirs(base)  # an explicit folder: some stores (ram://) list only those
+        path = next_version(base) if version is None else textfiles.join(base, str(version))
+        if textfiles.exists(path):
             raise FileExistsError(f"{path} exists: export into a new directory (or a new version)")
         yield path
         return
-    os.makedirs(base, exist_ok=True)
+    textfiles.makedirs(base)
     number = version if version is not None else int(os.path.basename(next_version(base)))
     while True:
-        path, claim = os.path.join(base, str(number)), os.path.join(base, f".claim-{number}")
-        if not os.path.exists(path):
+        path, claim = textfiles.join(base, str(number)), textfiles.join(base, f".claim-{number}")
+        if not textfiles.exists(path):
             try:
                 os.close(os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
             except FileExistsError:
@@ -136,7 +137,7 @@ def claimed_version(base: str, version: Optional[int] = None):
         yield path
     finally:
         with contextlib.suppress(OSError):
-            os.remove(claim)
+            textfiles.remove(claim)
 
 
 def export_run(model_dir: str, output: str, checkpoint: Optional[int] = None,

@@ -10,6 +10,8 @@ import functools
 import os
 from typing import Dict, Optional, Tuple
 
+from bert2bert import textfiles
+
 
 @dataclasses.dataclass(frozen=True)
 class Vocabulary:
@@ -36,7 +38,7 @@ class Vocabulary:
 
     def moved(self, directory: str) -> "Vocabulary":
         """The same vocabulary with every file's basename under `directory`."""
-        return Vocabulary(self.family, {k: os.path.join(directory, os.path.basename(p))
+        return Vocabulary(self.family, {k: textfiles.join(directory, os.path.basename(p))
                                         for k, p in self.files}, self.lowercase)
 
     def to_json(self, base_dir: str) -> Dict:
@@ -45,7 +47,7 @@ class Vocabulary:
 
     @classmethod
     def from_json(cls, data: Dict, base_dir: str) -> "Vocabulary":
-        return cls(data["family"], {k: os.path.join(base_dir, p)
+        return cls(data["family"], {k: textfiles.join(base_dir, p)
                                     for k, p in data["files"].items()}, data.get("lowercase"))
 
 

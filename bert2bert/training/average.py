@@ -8,13 +8,13 @@ holding the averaged model and the step, and `averaged.json` (which checkpoints 
 evaluate, predict and export read it like any run; training it further starts a fresh
 optimizer there. Integer state (dropout seeds) is the newest checkpoint's.
 """
-import os
 from typing import List
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from bert2bert import textfiles
 from bert2bert.checkpoints.base import CheckpointError
 from bert2bert.errors import UsageError
 from bert2bert.factory import model_of_run
@@ -39,14 +39,14 @@ def average_checkpoints(model_dir: str, last: int, output: str) -> str:
     if len(numbers) < last:
         raise CheckpointError(f"{model_dir}: {len(numbers)} complete checkpoint(s) "
                               f"({numbers or 'none'}); --last {last} needs as many")
-    if os.path.exists(output) and (not os.path.isdir(output) or os.listdir(output)):
+    if textfiles.exists(output) and (not textfiles.isdir(output) or textfiles.listdir(output)):
         raise FileExistsError(f"{output} exists and is not empty; give a new --output "
                               "(nothing is overwritten)")
     config = run_dir.load_run_config(model_dir)
     vocabularies = run_dir.load_vocabularies(model_dir)
     model = model_of_run(config)
     reader = tf.train.Checkpoint(model=model)
-    chosen = [os.path.join(model_dir, f"ckpt-{n}") for n in numbers[-last:]]
+    chosen = [textfiles.join(model_dir, f"ckpt-{n}") for n in numbers[-last:]]
     floats = [v for v in model.weights if keras.backend.is_float_dtype(v.dtype)]
     sums: List[np.ndarray] = [np.zeros(v.shape, np.float64) for v in floats]
     for prefix in chosen:
@@ -55,15 +55,15 @@ def average_checkpoints(model_dir: str, last: int, output: str) -> str:
             total += v.numpy().astype(np.float64)
     for total, v in zip(sums, floats):
         v.assign((total / last).astype(v.numpy().dtype))
-    os.makedirs(output, exist_ok=True)
+    textfiles.makedirs(output)
     run_dir.save_vocabularies(output, vocabularies)
     step = tf.Variable(numbers[-1], dtype=tf.int64, trainable=False, name="global_step")
     seeds = [v for v in model.non_trainable_variables if "seed_generator_state" in v.path]
     checkpoint = tf.train.Checkpoint(model=model, seeds=seeds, step=step)
     manager, _ = run_dir.open_checkpoints(checkpoint, output, max_to_keep=None)
     prefix = manager.save(checkpoint_number=numbers[-1])
-    files.write_json(os.path.join(output, "averaged.json"),
-                     {"from": os.path.abspath(model_dir), "checkpoints": chosen,
+    files.write_json(textfiles.join(output, "averaged.json"),
+                     {"from": textfiles.absolute(model_dir), "checkpoints": chosen,
                       "step": numbers[-1]})
     run_dir.save_config(output, config)  # last: marks the directory as a run
     return prefix

@@ -10,8 +10,7 @@ import json
 import os
 from typing import Dict, Optional
 
-import tensorflow as tf
-
+from bert2bert import textfiles
 from bert2bert.checkpoints.base import CheckpointError
 from bert2bert.config import KeepBest
 from bert2bert.training import files
@@ -29,10 +28,10 @@ class BestRecord:
 
 
 def read_record(model_dir: str) -> Optional[BestRecord]:
-    path = os.path.join(model_dir, BEST_DIR, RECORD)
-    if not tf.io.gfile.exists(path):
+    path = textfiles.join(model_dir, BEST_DIR, RECORD)
+    if not textfiles.exists(path):
         return None
-    with tf.io.gfile.GFile(path) as f:
+    with textfiles.open_file(path, "r", encoding="utf-8") as f:
         return BestRecord(**json.load(f))
 
 
@@ -48,26 +47,26 @@ def keep_if_best(model_dir: str, step: int, metrics: Dict[str, float],
     value, record = float(metrics[keep.metric]), read_record(model_dir)
     if record is not None and (record.metric, record.mode) != (keep.metric, keep.mode):
         raise CheckpointError(
-            f"{os.path.join(model_dir, BEST_DIR, RECORD)}: kept by {record.metric} "
+            f"{textfiles.join(model_dir, BEST_DIR, RECORD)}: kept by {record.metric} "
             f"({record.mode}); the config now says {keep.metric} ({keep.mode}): move best/ "
             "aside to start a new record")
     better = record is None or (value > record.value if keep.mode == "max"
                                 else value < record.value)
     if not better:
         return record
-    best = os.path.join(model_dir, BEST_DIR)
-    tf.io.gfile.makedirs(best)
-    source = os.path.join(model_dir, f"ckpt-{step}")
-    pieces = tf.io.gfile.glob(source + ".*")
+    best = textfiles.join(model_dir, BEST_DIR)
+    textfiles.makedirs(best)
+    source = textfiles.join(model_dir, f"ckpt-{step}")
+    pieces = textfiles.glob(source + ".*")
     if not any(p.endswith(".index") for p in pieces):
         raise CheckpointError(f"{source}: no such checkpoint to keep as the best")
     new = BestRecord(keep.metric, keep.mode, value, step)
     for piece in pieces:  # the new one first, then the record, then the old one goes
-        tf.io.gfile.copy(piece, os.path.join(best, os.path.basename(piece)), overwrite=True)
-    files.write_json(os.path.join(best, RECORD), dataclasses.asdict(new))
+        textfiles.copy(piece, textfiles.join(best, os.path.basename(piece)), overwrite=True)
+    files.write_json(textfiles.join(best, RECORD), dataclasses.asdict(new))
     if record is not None and record.step != step:
-        for piece in tf.io.gfile.glob(os.path.join(best, f"ckpt-{record.step}.*")):
-            tf.io.gfile.remove(piece)
+        for piece in textfiles.glob(textfiles.join(best, f"ckpt-{record.step}.*")):
+            textfiles.remove(piece)
     return new
 
 
@@ -77,4 +76,4 @@ def best_checkpoint(model_dir: str) -> str:
     if record is None:
         raise CheckpointError(f"{model_dir}: no best checkpoint (train with "
                               "train.keep_best.metric and --eval_every)")
-    return os.path.join(model_dir, BEST_DIR, f"ckpt-{record.step}")
+    return textfiles.join(model_dir, BEST_DIR, f"ckpt-{record.step}")

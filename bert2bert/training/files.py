@@ -6,21 +6,26 @@
 
 The data goes to a hidden temp name beside the target (same directory, same suffix), is
 flushed to disk, and is renamed over the target; on any error the temp file is removed and
-the target is left as it was.
+the target is left as it was. A URL (gs://, ram://) is written the same way through
+`tf.io.gfile` (`bert2bert.textfiles`); there the rename is a copy and a delete on an object
+store, and nothing is fsynced (the store's write is durable when the file is closed).
 """
 import contextlib
 import json
 import os
 import uuid
 
+from bert2bert import textfiles
+
 TEMP_MARK = ".tmp-"  # hidden temp names: .<name>.tmp-<pid>-<hex><suffix>
 
 
 def temp_name(path: str) -> str:
     """A fresh hidden name beside `path`, with the same suffix (Keras checks it)."""
-    folder, name = os.path.split(os.path.abspath(path))
+    folder, name = os.path.split(textfiles.absolute(path))
     suffix = os.path.splitext(name)[1]
-    return os.path.join(folder, f".{name}{TEMP_MARK}{os.getpid()}-{uuid.uuid4().hex[:8]}{suffix}")
+    return textfiles.join(folder,
+                          f".{name}{TEMP_MARK}{os.getpid()}-{uuid.uuid4().hex[:8]}{suffix}")
 
 
 def is_temp_name(name: str) -> bool:
@@ -34,18 +39,22 @@ def replacing(path: str, overwrite: bool = True):
 
     `overwrite=False`: raises FileExistsError if `path` exists when the data is complete
     (hard link: no window in which another writer's file could be replaced)."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    textfiles.makedirs(os.path.dirname(textfiles.absolute(path)))
     tmp = temp_name(path)
     try:
         yield tmp
-        _fsync(tmp)
-        if overwrite:
-            os.replace(tmp, path)
+        if textfiles.is_url(path):
+            textfiles.rename(tmp, path, overwrite)
         else:
-            _publish_new(tmp, path)
+            _fsync(tmp)
+            if overwrite:
+                os.replace(tmp, path)
+            else:
+                _publish_new(tmp, path)
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
+        with contextlib.suppress(Exception):  # OSError; tf.errors.OpError for a URL
+            if textfiles.lexists(tmp):
+                textfiles.remove(tmp)
         raise
 
 
@@ -65,7 +74,7 @@ def _publish_new(tmp: str, path: str):
 def write_bytes(path: str, data: bytes, overwrite: bool = True) -> str:
     """Writes `data` to `path` atomically; returns `path`."""
     with replacing(path, overwrite) as tmp:
-        with open(tmp, "wb") as f:
+        with textfiles.open_file(tmp, "wb") as f:
             f.write(data)
     return path
 
@@ -79,8 +88,7 @@ def write_json(path: str, obj) -> str:
 
 
 def copy_file(source: str, path: str) -> str:
-    with open(source, "rb") as f:
-        return write_bytes(path, f.read())
+    return write_bytes(path, textfiles.read_bytes(source))
 
 
 def _fsync(path: str):

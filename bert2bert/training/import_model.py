@@ -5,9 +5,9 @@ step 0) work on it unchanged.
     result = import_model("bert2bert_L-24_wmt_de_en/", "runs/wmt_de_en")
     print(result.settings)      # ImportSettings(variant='bert2bert', output_head='bias', ...)
 """
-import os
 from typing import NamedTuple, Optional, Sequence, Tuple
 
+from bert2bert import textfiles
 from bert2bert.checkpoints import open_checkpoint
 from bert2bert.checkpoints.seq2seq import ImportSettings, Seq2SeqCheckpoint
 from bert2bert.config import Config, load_config
@@ -33,7 +33,7 @@ def import_config(path: str, config_path: Optional[str] = None,
             "EncoderDecoderModel); warm-start a new model from this one with "
             "model.encoder_checkpoint / model.decoder_checkpoint instead")
     settings = reader.import_settings()
-    path = os.path.abspath(path)
+    path = textfiles.absolute(path)
     model = [f"model.variant={settings.variant}", f"model.encoder_checkpoint={path}",
              f"model.decoder_checkpoint={path}", f"model.output_head={settings.output_head}",
              "model.cross_attention_init=random",
@@ -49,7 +49,7 @@ def import_model(path: str, output: str, config_path: Optional[str] = None,
     the whole model at `path`. An existing non-empty `output` is never overwritten unless
     `overwrite`."""
     config, settings = import_config(path, config_path, overrides)
-    if os.path.isdir(output) and os.listdir(output) and not overwrite:
+    if textfiles.isdir(output) and textfiles.listdir(output) and not overwrite:
         raise FileExistsError(f"{output} is not empty; give a new --output (nothing is "
                               "overwritten)")
     from bert2bert.training.loop import train  # slow: TensorFlow, after the checks

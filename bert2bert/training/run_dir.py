@@ -24,6 +24,7 @@ from typing import Dict, List, Optional, Tuple
 
 import tensorflow as tf
 
+from bert2bert import textfiles
 from bert2bert.checkpoints.base import CheckpointError
 from bert2bert.checkpoints.vocabulary import Vocabularies
 from bert2bert.config import Config, config_from_dict, read_yaml
@@ -54,12 +55,12 @@ _OWN = re.compile(r"^(config\.yaml|vocab|warm_start\.json|precision\.json|averag
 
 
 def save_config(model_dir: str, config: Config) -> None:
-    files.write_text(os.path.join(model_dir, CONFIG_FILE), config.to_yaml())
+    files.write_text(textfiles.join(model_dir, CONFIG_FILE), config.to_yaml())
 
 
 def load_run_config(model_dir: str) -> Config:
-    path = os.path.join(model_dir, CONFIG_FILE)
-    if not os.path.isfile(path):
+    path = textfiles.join(model_dir, CONFIG_FILE)
+    if not textfiles.isfile(path):
         raise CheckpointError(f"{path}: missing; is {model_dir} a bert2bert model_dir?")
     return config_from_dict(read_yaml(path), where=path)
 
@@ -69,22 +70,22 @@ def save_vocabularies(model_dir: str, vocabs: Vocabularies) -> Vocabularies:
     vocab/vocab.json; returns the vocabularies as they now are in the run directory."""
     saved = {}
     for side, vocabulary in vocabs._asdict().items():
-        moved = vocabulary.moved(os.path.join(model_dir, VOCAB_DIR, side))
+        moved = vocabulary.moved(textfiles.join(model_dir, VOCAB_DIR, side))
         for (_, path), (_, dest) in zip(vocabulary.files, moved.files):
-            if os.path.abspath(path) != os.path.abspath(dest):
+            if textfiles.absolute(path) != textfiles.absolute(dest):
                 files.copy_file(path, dest)
         saved[side] = moved
-    files.write_json(os.path.join(model_dir, VOCAB_DIR, "vocab.json"),
+    files.write_json(textfiles.join(model_dir, VOCAB_DIR, "vocab.json"),
                      {side: v.to_json(model_dir) for side, v in saved.items()})
     return Vocabularies(**saved)
 
 
 def load_vocabularies(model_dir: str) -> Vocabularies:
     """The vocabularies of a run (vocab/vocab.json, paths relative to the run directory)."""
-    path = os.path.join(model_dir, VOCAB_DIR, "vocab.json")
-    if not os.path.isfile(path):
+    path = textfiles.join(model_dir, VOCAB_DIR, "vocab.json")
+    if not textfiles.isfile(path):
         raise CheckpointError(f"{path}: missing; the run directory has no vocabularies")
-    with open(path, encoding="utf-8") as f:
+    with textfiles.open_file(path, "r", encoding="utf-8") as f:
         data = json.load(f)
     return Vocabularies(**{side: Vocabulary.from_json(data[side], model_dir)
                            for side in Vocabularies._fields})
@@ -95,17 +96,17 @@ def load_vocabularies(model_dir: str) -> Vocabularies:
 
 def is_run(model_dir: str) -> bool:
     """A bert2bert run: config.yaml (written last on a first start) and vocab/vocab.json."""
-    return all(os.path.isfile(os.path.join(model_dir, p))
-               for p in (CONFIG_FILE, os.path.join(VOCAB_DIR, "vocab.json")))
+    return all(textfiles.isfile(textfiles.join(model_dir, p))
+               for p in (CONFIG_FILE, textfiles.join(VOCAB_DIR, "vocab.json")))
 
 
 def foreign_entries(model_dir: str) -> List[str]:
     """The names in `model_dir` that a run did not write (a hand-made config.yaml included)."""
-    if not os.path.isdir(model_dir):
+    if not textfiles.isdir(model_dir):
         return []
-    names = sorted(n for n in os.listdir(model_dir)
+    names = sorted(n for n in textfiles.listdir(model_dir)
                    if not (_OWN.match(n) or files.is_temp_name(n)))
-    if not is_run(model_dir) and os.path.exists(os.path.join(model_dir, CONFIG_FILE)):
+    if not is_run(model_dir) and textfiles.exists(textfiles.join(model_dir, CONFIG_FILE)):
         names.insert(0, CONFIG_FILE)
     return names
 
@@ -164,10 +165,10 @@ def scan_checkpoints(directory: str) -> Tuple[List[int], List[str]]:
 
     Complete: `ckpt-N.index` and all of its data shards. Unfinished: `ckpt-N_temp/` (a save
     killed before TF's rename), data shards without an index, an index missing shards."""
-    if not os.path.isdir(directory):
+    if not textfiles.isdir(directory):
         return [], []
     pieces: Dict[int, List] = {}
-    for name in os.listdir(directory):
+    for name in textfiles.listdir(directory):
         m = _CKPT.match(name)
         if m:
             pieces.setdefault(int(m.group(1)), []).append((name, m))
@@ -188,17 +189,17 @@ def scan_checkpoints(directory: str) -> Tuple[List[int], List[str]]:
 
 def checkpoint_prefixes(directory: str) -> List[str]:
     """The prefixes of the complete checkpoints, oldest first."""
-    return [os.path.join(directory, f"ckpt-{n}") for n in scan_checkpoints(directory)[0]]
+    return [textfiles.join(directory, f"ckpt-{n}") for n in scan_checkpoints(directory)[0]]
 
 
 def _quarantine(directory: str, names: List[str], why: str):
     """Moves checkpoint files aside (never deleted, never saved over), loudly."""
     if not names:
         return
-    target = os.path.join(directory, QUARANTINE, time.strftime("%Y%m%d-%H%M%S"))
-    os.makedirs(target, exist_ok=True)
+    target = textfiles.join(directory, QUARANTINE, time.strftime("%Y%m%d-%H%M%S"))
+    textfiles.makedirs(target)
     for name in names:
-        os.replace(os.path.join(directory, name), os.path.join(target, name))
+        textfiles.rename(textfiles.join(directory, name), textfiles.join(target, name))
     message = f"moved {why} checkpoint files {', '.join(names)} to {target}"
     log.warning(message)
     print(f"warning: {message}", flush=True)
@@ -246,17 +247,17 @@ class RunCheckpointManager(tf.train.CheckpointManager):
             checkpoint_number = int(self._checkpoint.save_counter) + 1
         number = int(checkpoint_number)
         prefix = f"{self._checkpoint_prefix}-{number}"
-        if tf.io.gfile.glob(prefix + ".*") or tf.io.gfile.exists(prefix + "_temp"):
+        if textfiles.glob(prefix + ".*") or textfiles.exists(prefix + "_temp"):
             raise CheckpointError(f"{prefix} exists already; not saving over it")
         try:
             with _held_save():
                 return super().save(number, check_interval, options)
         except (OSError, tf.errors.OpError) as e:
-            for piece in tf.io.gfile.glob(prefix + ".*") + tf.io.gfile.glob(prefix + "_temp"):
-                if tf.io.gfile.isdir(piece):
-                    tf.io.gfile.rmtree(piece)
+            for piece in textfiles.glob(prefix + ".*") + textfiles.glob(prefix + "_temp"):
+                if textfiles.isdir(piece):
+                    textfiles.rmtree(piece)
                 else:
-                    tf.io.gfile.remove(piece)
+                    textfiles.remove(piece)
             reason = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
             raise CheckpointError(f"cannot save {prefix}: {reason}; the previous checkpoint "
                                   f"{self.latest_checkpoint or '(none)'} is intact") from None
@@ -296,16 +297,16 @@ def open_checkpoints(checkpoint: tf.train.Checkpoint, directory: str,
 
     numbers, unfinished = scan_checkpoints(directory)
     _quarantine(directory, unfinished, "unfinished")
-    prefixes = [os.path.join(directory, f"ckpt-{n}") for n in numbers]
+    prefixes = [textfiles.join(directory, f"ckpt-{n}") for n in numbers]
     restored = restore_newest(checkpoint, prefixes)
     if restored:
         newer = prefixes[prefixes.index(restored) + 1:]
-        _quarantine(directory, [n for p in newer for n in os.listdir(directory)
+        _quarantine(directory, [n for p in newer for n in textfiles.listdir(directory)
                                 if n.startswith(os.path.basename(p) + ".")], "unreadable")
         prefixes = prefixes[:prefixes.index(restored) + 1]
         update_checkpoint_state_internal(directory, restored, prefixes, save_relative_paths=True)
-    elif os.path.exists(os.path.join(directory, STATE_FILE)):
-        os.remove(os.path.join(directory, STATE_FILE))  # lists nothing that exists
+    elif textfiles.exists(textfiles.join(directory, STATE_FILE)):
+        textfiles.remove(textfiles.join(directory, STATE_FILE))  # lists nothing that exists
     manager = RunCheckpointManager(checkpoint, directory, max_to_keep=max_to_keep,
                                    checkpoint_name="ckpt")
     return manager, restored
@@ -320,11 +321,11 @@ def checkpoint_path(model_dir: str, checkpoint: Optional[int] = None) -> str:
     if checkpoint is None:
         if not numbers:
             raise CheckpointError(f"{model_dir}: no checkpoint yet (has the run trained?)")
-        return os.path.join(model_dir, f"ckpt-{numbers[-1]}")
+        return textfiles.join(model_dir, f"ckpt-{numbers[-1]}")
     if checkpoint not in numbers:
-        raise CheckpointError(f"{os.path.join(model_dir, f'ckpt-{checkpoint}')}: no such "
+        raise CheckpointError(f"{textfiles.join(model_dir, f'ckpt-{checkpoint}')}: no such "
                               f"complete checkpoint in {model_dir} (have {numbers or 'none'})")
-    return os.path.join(model_dir, f"ckpt-{checkpoint}")
+    return textfiles.join(model_dir, f"ckpt-{checkpoint}")
 
 
 @dataclasses.dataclass

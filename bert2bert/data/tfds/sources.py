@@ -1,5 +1,5 @@
 """Where a split's source file is: a plain file, or a member of a zip archive, found by name in
-a folder tree (plain Python).
+a folder tree (plain Python; a URL folder, gs://, through `bert2bert.textfiles`).
 
     >>> import os, tempfile, zipfile
     >>> root = tempfile.mkdtemp()
@@ -15,6 +15,7 @@ import os
 import zipfile
 from typing import BinaryIO, Iterator, Optional, Tuple
 
+from bert2bert import textfiles
 from bert2bert.data.files import data_lines
 
 
@@ -32,10 +33,11 @@ class SourceFile:
     def open(self) -> Iterator[BinaryIO]:
         """The file opened for reading bytes (a context manager)."""
         if self.member is None:
-            with open(self.path, "rb") as f:
+            with textfiles.open_file(self.path, "rb") as f:
                 yield f
         else:
-            with zipfile.ZipFile(self.path) as archive, archive.open(self.member) as f:
+            with textfiles.open_file(self.path, "rb") as raw, zipfile.ZipFile(raw) as archive, \
+                    archive.open(self.member) as f:
                 yield f
 
     def lines(self) -> Iterator[Tuple[int, str]]:
@@ -45,7 +47,10 @@ class SourceFile:
 
 def is_zip(path: str) -> bool:
     """True for an existing zip archive (whatever its file name: TFDS names downloads by hash)."""
-    return os.path.isfile(path) and zipfile.is_zipfile(path)
+    if not textfiles.isfile(path):
+        return False
+    with textfiles.open_file(path, "rb") as f:
+        return zipfile.is_zipfile(f)
 
 
 def find_in_zip(zip_path: str, pattern: str, must_contain: Optional[str] = None
@@ -53,7 +58,7 @@ def find_in_zip(zip_path: str, pattern: str, must_contain: Optional[str] = None
     """The first member (sorted) of the zip archive `zip_path` whose base name matches
     `pattern`; with `must_contain`, a folder of the member's path (or the archive's own file
     name) must contain that string."""
-    with zipfile.ZipFile(zip_path) as archive:
+    with textfiles.open_file(zip_path, "rb") as raw, zipfile.ZipFile(raw) as archive:
         for member in sorted(archive.namelist()):
             parts = member.split("/")
             if not fnmatch.fnmatch(parts[-1], pattern):
@@ -71,19 +76,19 @@ def find_in_dir(root: Optional[str], pattern: str, must_contain: Optional[str] =
     then members of top-level zip archives, then files in subfolders (all sorted). With
     `must_contain`, files below the top level need a folder name (or archive name) containing
     that string."""
-    if not root or not os.path.isdir(root):
+    if not root or not textfiles.isdir(root):
         return None
-    top = sorted(os.listdir(root))
+    top = sorted(textfiles.listdir(root))
     for name in top:
-        if fnmatch.fnmatch(name, pattern) and os.path.isfile(os.path.join(root, name)):
-            return SourceFile(os.path.join(root, name))
+        if fnmatch.fnmatch(name, pattern) and textfiles.isfile(textfiles.join(root, name)):
+            return SourceFile(textfiles.join(root, name))
     for name in top:
-        path = os.path.join(root, name)
+        path = textfiles.join(root, name)
         if name.endswith(".zip") and is_zip(path):
             found = find_in_zip(path, pattern, must_contain)
             if found is not None:
                 return found
-    for dirpath, dirnames, filenames in sorted(os.walk(root)):
+    for dirpath, dirnames, filenames in sorted(textfiles.walk(root)):
         dirnames.sort()
         if dirpath == root:
             continue
@@ -92,5 +97,5 @@ def find_in_dir(root: Optional[str], pattern: str, must_contain: Optional[str] =
             continue
         for name in sorted(filenames):
             if fnmatch.fnmatch(name, pattern):
-                return SourceFile(os.path.join(dirpath, name))
+                return SourceFile(textfiles.join(dirpath, name))
     return None
