@@ -168,7 +168,10 @@ def listdir(path) -> List[str]:
         return os.listdir(path)
     if not _gfile().isdir(path):
         raise _not_found(path)
-    return [name.rstrip("/") for name in _gfile().listdir(path)]
+    names = [name.rstrip("/") for name in _gfile().listdir(path)]
+    if path.startswith("ram://"):  # ram:// lists "x/.extra" for "x.extra/...": not real
+        names = [n for n in names if _gfile().exists(posixpath.join(path, n))]
+    return names
 
 
 def walk(path) -> Iterator:
@@ -176,6 +179,14 @@ def walk(path) -> Iterator:
     path = os.fspath(path)
     if not is_url(path):
         yield from os.walk(path)
+        return
+    if path.startswith("ram://"):  # walk over the corrected listdir (see there)
+        subdirs, names = [], []
+        for name in listdir(path):
+            (subdirs if isdir(join(path, name)) else names).append(name)
+        yield path, subdirs, names
+        for name in subdirs:
+            yield from walk(join(path, name))
         return
     for directory, subdirs, names in _gfile().walk(path):
         yield directory, [d.rstrip("/") for d in subdirs], list(names)
