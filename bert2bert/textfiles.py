@@ -44,9 +44,14 @@ def open_binary(path: str) -> BinaryIO:
     """The file at `path` (local or URL) opened for reading bytes; ".gz" files are
     decompressed."""
     path = os.fspath(path)
-    if str(path).endswith(".gz"):
-        return gzip.open(open_file(path, "rb") if is_url(path) else path, "rb")
-    return open_file(path, "rb")
+    if not str(path).endswith(".gz"):
+        return open_file(path, "rb")
+    if not is_url(path):
+        return gzip.open(path, "rb")
+    raw = open_file(path, "rb")
+    decompressed = gzip.GzipFile(fileobj=raw, mode="rb")
+    decompressed.myfileobj = raw  # closed with it, as when gzip opens the file itself
+    return decompressed
 
 
 def raw_lines(path: str, opener: Optional[Opener] = None,
