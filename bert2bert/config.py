@@ -165,6 +165,11 @@ class DecodeConfig:
     max_length: Optional[int] = None
     min_length: int = 0
     no_repeat_ngram_size: int = 0
+    # True: transformers' generate(early_stopping=True): only hypotheses that end among the
+    # beam_size best candidates are kept, and a source is done once beam_size have ended.
+    # False: Model Garden's rule (every ending candidate kept; a source goes on while an
+    # alive hypothesis could still beat a finished one).
+    early_stopping: bool = False
 
 
 @dataclasses.dataclass

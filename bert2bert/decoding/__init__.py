@@ -46,5 +46,6 @@ def decode(model, source_ids, source_mask, decode_config: DecodeConfig, special_
     if decode_config.beam_size == 1:
         return greedy_decode(model, source_ids, source_mask, max_length, **common)
     out = beam_search(model, source_ids, source_mask, beam_size=decode_config.beam_size,
-                      max_length=max_length, alpha=decode_config.alpha, n_best=1, **common)
+                      max_length=max_length, alpha=decode_config.alpha, n_best=1,
+                      early_stopping=decode_config.early_stopping, **common)
     return out["ids"][:, 0], out["lengths"][:, 0]

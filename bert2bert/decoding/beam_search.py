@@ -19,9 +19,15 @@ def _pick(values, index):
     return tf.gather(values, index, batch_dims=1)
 
 
+def _full(finished_scores):
+    """[B] bool: every finished slot of the source holds a hypothesis."""
+    return tf.reduce_all(finished_scores > NEG_INF, axis=1)
+
+
 def beam_search(model, source_ids, source_mask, *, beam_size: int, max_length: int, start_id,
                 end_id, pad_id, alpha=0.6, min_length=0, no_repeat_ngram_size: int = 0,
-                n_best=None, length_limit=None, keep_unfinished=True, forbidden_ids=()):
+                n_best=None, length_limit=None, keep_unfinished=True, early_stopping=False,
+                forbidden_ids=()):
     """Beam search over `model.start_decoding` / `model.decode_step`.
 
     Args:
@@ -39,6 +45,12 @@ def beam_search(model, source_ids, source_mask, *, beam_size: int, max_length: i
             Model Garden rule (stop when the finished ones beat the alive ones, filled or
             not; a source with nothing finished returns its alive hypotheses scored with
             their raw log-probability).
+        early_stopping: the search of transformers' `generate(num_beams=beam_size,
+            early_stopping=True)`: only hypotheses that end among the `beam_size` best
+            candidates join the finished pool (at the limit, the alive ones), and a source
+            is done, its pool final, once `beam_size` have ended. False: every candidate
+            that ends joins, and a source goes on while an alive hypothesis could still
+            beat a finished one (Model Garden's rule).
         forbidden_ids: ids never chosen, e.g. `never_generated(special_tokens)`.
 
     Returns a dict: `ids` int32 [B, n_best, max_length] (end token included, `pad_id`
@@ -86,9 +98,19 @@ def beam_search(model, source_ids, source_mask, *, beam_size: int, max_length: i
         parents = tf.reshape(row_start + _pick(cand_beam, keep), [-1])
         cache = tf.nest.map_structure(lambda t: tf.gather(t, parents), new_state.cache)
 
-        # Candidates that ended (and at the limit, with keep_unfinished, all) join the pool.
-        if keep_unfinished:
-            ended = tf.logical_or(ended, step + 1 >= limit)
+        # Candidates that ended (and at the limit, with keep_unfinished, all) join the pool;
+        # with early_stopping only those ranked among the best `beams` (at the limit, the
+        # alive ones), and none once the pool is full.
+        at_limit = step + 1 >= limit
+        if early_stopping:
+            ended = tf.logical_and(ended, tf.range(candidates)[None, :] < beams)
+            if keep_unfinished:
+                alive = tf.reduce_any(tf.one_hot(keep, candidates, on_value=True,
+                                                 off_value=False, dtype=tf.bool), axis=1)
+                ended = tf.logical_or(ended, tf.logical_and(at_limit, alive))
+            ended = tf.logical_and(ended, tf.logical_not(_full(finished_scores))[:, None])
+        elif keep_unfinished:
+            ended = tf.logical_or(ended, at_limit)
         new_scores = tf.where(ended, cand_log_probs / length_penalty(step + 1, alpha), NEG_INF)
         finished_scores, best = tf.math.top_k(tf.concat([finished_scores, new_scores], 1),
                                               k=beams)
@@ -105,6 +127,8 @@ def beam_search(model, source_ids, source_mask, *, beam_size: int, max_length: i
             worst = tf.where(tf.reduce_any(finished, 1),
                              tf.reduce_min(tf.where(finished, finished_scores, 0.0), 1), NEG_INF)
         settled = tf.logical_or(worst > best_alive, tf.equal(best_alive, NEG_INF))
+        if early_stopping:
+            settled = tf.logical_or(settled, _full(finished_scores))
         return tf.logical_and(step < limit, tf.logical_not(tf.reduce_all(settled)))
 
     first_alive = tf.constant([[0.0] + [NEG_INF] * (beams - 1)])

@@ -99,6 +99,7 @@ class Generator(tf.Module):
             alpha=d.alpha if alpha is None else alpha,
             min_length=d.min_length if min_length is None else min_length,
             no_repeat_ngram_size=d.no_repeat_ngram_size, length_limit=length_limit,
+            early_stopping=d.early_stopping,
             forbidden_ids=never_generated(self.special))
 
     def detokenize(self, ids):
