@@ -108,3 +108,28 @@ def test_early_stopping_stops_when_the_last_pool_fills():
     want = max(steps_run for _, steps_run in reference(model, src, mask, 3, 0.0, end).values())
     assert steps[True] == want, steps
     assert steps[True] <= steps[False]
+
+
+@pytest.mark.slow
+def test_the_setting_reaches_the_search_from_config_and_cli():
+    """`decode.early_stopping` (config, `--early_stopping`) is what `decode` runs."""
+    from bert2bert.cli import _decode_overrides, build_parser
+    from bert2bert.config import DecodeConfig
+    from bert2bert.decoding import decode
+    from tests.decoding.common import special_tokens
+
+    args = build_parser().parse_args(["export", "--model_dir", "m", "--output", "o",
+                                      "--early_stopping"])
+    assert _decode_overrides(args)["early_stopping"] is True
+    args = build_parser().parse_args(["export", "--model_dir", "m", "--output", "o"])
+    assert _decode_overrides(args)["early_stopping"] is None  # the run's setting stays
+    model, src, mask = setup("bert2bert")
+    end = frequent_token("bert2bert")
+    for early in (False, True):
+        ids, _ = decode(model, src, mask, DecodeConfig(beam_size=3, max_length=MAX_LENGTH,
+                                                       early_stopping=early),
+                        special_tokens(end))
+        want = beam_search(model, src, mask, beam_size=3, max_length=MAX_LENGTH,
+                           start_id=START, end_id=end, pad_id=PAD, alpha=0.6, n_best=1,
+                           early_stopping=early, forbidden_ids=(START, PAD))
+        np.testing.assert_array_equal(ids.numpy(), want["ids"][:, 0].numpy())
