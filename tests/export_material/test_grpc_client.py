@@ -1,8 +1,14 @@
 """export/client_grpc.py: compiles, names the pip package it needs when that is missing, and
-(where tensorflow-serving-api is installed) works end to end against a fake PredictionService."""
+(where tensorflow-serving-api is installed) works end to end against a fake PredictionService.
+
+One end-to-end case runs the script as a command (a subprocess, which imports TensorFlow
+again: seconds); the others call its `main` in this process, stdin and all (`in_process`)."""
+import importlib.util
+import io
 import os
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 
@@ -34,6 +40,21 @@ def _without_serving_api(tmp_path):
     (stub / "__init__.py").write_text("")
     path = [str(tmp_path / "stub")] + [p for p in [os.environ.get("PYTHONPATH")] if p]
     return _env(PYTHONPATH=os.pathsep.join(path))
+
+
+def in_process(monkeypatch, capsys, *args, stdin=""):
+    """export/client_grpc.py's `main(args)` in this process, reading `stdin`: the
+    CompletedProcess-like (returncode, stdout, stderr) that `run_client` would give."""
+    spec = importlib.util.spec_from_file_location("client_grpc",
+                                                  os.path.join(EXPORT, "client_grpc.py"))
+    client = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(client)
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin.encode("utf-8")),
+                                                       encoding="utf-8"))
+    capsys.readouterr()
+    status = client.main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return SimpleNamespace(returncode=status, stdout=out, stderr=err)
 
 
 @pytest.mark.parametrize("script", ["client_grpc.py", "client_rest.py"])
@@ -82,6 +103,7 @@ def grpc_server(backend):
 
 @needs_serving_api
 def test_grpc_serving_default(grpc_server, backend):
+    """The script as a command: a fresh Python reading stdin."""
     result = run_client("client_grpc.py", "--server", grpc_server.address, stdin="".join(
         line + "\n" for line in LINES))
     assert result.returncode == 0, result.stderr
@@ -93,8 +115,8 @@ def test_grpc_serving_default(grpc_server, backend):
 
 
 @needs_serving_api
-def test_grpc_beam_search_scalars_and_errors(grpc_server, backend):
-    result = run_client("client_grpc.py", "--server", grpc_server.address, "--signature",
+def test_grpc_beam_search_scalars_and_errors(grpc_server, backend, monkeypatch, capsys):
+    result = in_process(monkeypatch, capsys, "--server", grpc_server.address, "--signature",
                         "beam_search", "--alpha", 0.7, "--max_length", 5, "--min_length", 3,
                         stdin="hello world\n漢字\n")
     assert result.returncode == 0, result.stderr
@@ -109,19 +131,19 @@ def test_grpc_beam_search_scalars_and_errors(grpc_server, backend):
         assert fields[1::2] == [t.decode("utf-8") for t in texts]
         assert [float(s) for s in fields[0::2]] == pytest.approx(scores.tolist(), abs=1e-4)
 
-    bad = run_client("client_grpc.py", "--server", grpc_server.address, "--signature",
+    bad = in_process(monkeypatch, capsys, "--server", grpc_server.address, "--signature",
                      "beam_search", "--max_length", 0, stdin="hello\n")
     assert bad.returncode == 1
     assert "INVALID_ARGUMENT" in bad.stderr and "max_length must be positive" in bad.stderr
 
-    missing = run_client("client_grpc.py", "--server", grpc_server.address, "--model", "nosuch",
+    missing = in_process(monkeypatch, capsys, "--server", grpc_server.address, "--model", "nosuch",
                          stdin="hello\n")
     assert missing.returncode == 1 and "NOT_FOUND" in missing.stderr
 
 
 @needs_serving_api
-def test_grpc_score_and_label(grpc_server, backend):
-    result = run_client("client_grpc.py", "--server", grpc_server.address, "--signature", "score",
+def test_grpc_score_and_label(grpc_server, backend, monkeypatch, capsys):
+    result = in_process(monkeypatch, capsys, "--server", grpc_server.address, "--signature", "score",
                         "--label", "stable", stdin="src\t漢字 😀\n")
     assert result.returncode == 0, result.stderr
     value, tokens = result.stdout.strip("\n").split("\t")
@@ -132,8 +154,8 @@ def test_grpc_score_and_label(grpc_server, backend):
 
 
 @needs_serving_api
-def test_grpc_timeout(grpc_server, backend):
+def test_grpc_timeout(grpc_server, backend, monkeypatch, capsys):
     backend.delay = 3.0
-    result = run_client("client_grpc.py", "--server", grpc_server.address, "--timeout", 0.5,
+    result = in_process(monkeypatch, capsys, "--server", grpc_server.address, "--timeout", 0.5,
                         stdin="hello\n")
     assert result.returncode == 1 and "within 0.5 s" in result.stderr
