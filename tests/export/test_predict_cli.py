@@ -1,4 +1,6 @@
 """`bert2bert export` and `bert2bert predict` from the command line."""
+import contextlib
+import io
 import os
 import shutil
 
@@ -21,12 +23,25 @@ def read_lines(path):
         return f.read().split("\n")[:-1]
 
 
-def test_export_then_predict_from_saved_model_and_from_run(bert_run, tmp_path, capsys):
-    assert main(["export", "--model_dir", bert_run, "--output", str(tmp_path / "exp"),
-                 "--beam", "2", "--max_length", "8"]) == 0
-    export = tmp_path / "exp" / "1"
+@pytest.fixture(scope="module")
+def cli_export(bert_run, bert_export, tmp_path_factory):
+    """(export folder, what `bert2bert export` printed): ONE export by the command, into a
+    folder that already holds version 1 (the session's export, copied), so it is version 2."""
+    folder = tmp_path_factory.mktemp("cli_export")
+    shutil.copytree(bert_export, folder / "1")
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        status = main(["export", "--model_dir", bert_run, "--output", str(folder),
+                       "--beam", "2", "--max_length", "8"])
+    assert status == 0
+    return folder, printed.getvalue()
+
+
+def test_export_then_predict_from_saved_model_and_from_run(bert_run, cli_export, tmp_path):
+    folder, printed = cli_export
+    export = folder / "2"
     assert (export / "saved_model.pb").exists()
-    assert "saved_model_cli show --all" in capsys.readouterr().out
+    assert "saved_model_cli show --all" in printed
     source = write_input(tmp_path / "in.txt")
     assert main(["predict", "--saved_model", str(export), "--input", source,
                  "--output", str(tmp_path / "a.txt")]) == 0
@@ -38,11 +53,10 @@ def test_export_then_predict_from_saved_model_and_from_run(bert_run, tmp_path, c
     assert from_export == from_run
 
 
-def test_second_export_gets_the_next_version(bert_run, bert_export, tmp_path):
-    shutil.copytree(bert_export, tmp_path / "1")  # the first export: the session's, copied
-    assert main(["export", "--model_dir", bert_run, "--output", str(tmp_path)]) == 0
-    assert sorted(os.listdir(tmp_path)) == ["1", "2"]
-    assert (tmp_path / "2" / "saved_model.pb").exists()
+def test_second_export_gets_the_next_version(cli_export):
+    folder, _ = cli_export  # the first export: the session's, copied; then the command's
+    assert sorted(os.listdir(folder)) == ["1", "2"]
+    assert (folder / "2" / "saved_model.pb").exists()
 
 
 def test_predict_errors_are_one_line(bert_run, tmp_path, capsys):

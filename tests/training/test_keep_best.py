@@ -38,10 +38,22 @@ def _run(tiny_smoke, model_dir, mode):
     return weights
 
 
+@pytest.fixture(scope="module")
+def max_run(tiny_smoke, tmp_path_factory):
+    """(model_dir, weights at each evaluation) of the keep_best mode=max run, shared by the
+    two tests that read it (neither changes it)."""
+    model_dir = str(tmp_path_factory.mktemp("keep_best_max") / "run")
+    return model_dir, _run(tiny_smoke, model_dir, "max")
+
+
 @pytest.mark.parametrize("mode,best", [("max", 4), ("min", 8)])
-def test_the_best_checkpoint_survives_keep_checkpoints(tiny_smoke, tmp_path, mode, best):
-    model_dir = str(tmp_path / "run")
-    weights = _run(tiny_smoke, model_dir, mode)
+def test_the_best_checkpoint_survives_keep_checkpoints(tiny_smoke, tmp_path, mode, best,
+                                                      request):
+    if mode == "max":
+        model_dir, weights = request.getfixturevalue("max_run")
+    else:
+        model_dir = str(tmp_path / "run")
+        weights = _run(tiny_smoke, model_dir, mode)
     assert run_dir.scan_checkpoints(model_dir)[0] == [8]  # keep_checkpoints=1 deleted the rest
     kept = sorted(os.listdir(os.path.join(model_dir, "best")))
     assert kept == ["best.json", f"ckpt-{best}.data-00000-of-00001", f"ckpt-{best}.index"]
@@ -55,11 +67,10 @@ def test_the_best_checkpoint_survives_keep_checkpoints(tiny_smoke, tmp_path, mod
         assert any(not np.array_equal(a, b) for a, b in zip(weights[4], weights[8]))
 
 
-def test_export_best_reads_the_kept_checkpoint(tiny_smoke, tmp_path):
+def test_export_best_reads_the_kept_checkpoint(max_run):
     from bert2bert.export.saved_model import generator_for_run
 
-    model_dir = str(tmp_path / "run")
-    weights = _run(tiny_smoke, model_dir, "max")
+    model_dir, weights = max_run
     gen = generator_for_run(model_dir, best=True)
     for a, b in zip(_floats(gen.model), weights[4]):
         np.testing.assert_array_equal(a, b)
