@@ -152,6 +152,10 @@ class TrainConfig:
     static_shapes: bool = False
     bucket_by_length: bool = False  # training batches grouped by length (less padding)
     jit_compile: bool = False  # XLA for forward + backward (one compile per batch shape)
+    # Updates run inside one tf.function (a tf.while_loop) per host round trip; checkpoints,
+    # evaluation and the NaN stop happen between loops. None: 1 on the default strategy, 100
+    # under a distribution strategy (TPU, GPUs), where host round trips leave devices idle.
+    steps_per_loop: Optional[int] = None
     seed: int = 42
     keep_best: KeepBest = dataclasses.field(default_factory=KeepBest)
 
@@ -370,6 +374,7 @@ RANGES: Dict[str, Range] = {
     "train.label_smoothing": FRACTION, "train.gradient_accumulation_steps": AT_LEAST_1,
     "train.checkpoint_every": AT_LEAST_1, "train.keep_checkpoints": AT_LEAST_1,
     "train.log_every": AT_LEAST_1, "train.eval_every": AT_LEAST_1,
+    "train.steps_per_loop": AT_LEAST_1,
     "train.eval_batch_size": AT_LEAST_1, "train.max_eval_examples": AT_LEAST_1,
     "train.shuffle_buffer": AT_LEAST_0, "train.seed": AT_LEAST_0,
     "decode.beam_size": AT_LEAST_1, "decode.alpha": AT_LEAST_0, "decode.max_length": AT_LEAST_1,

@@ -11,14 +11,13 @@ step and dropout RNG state; the input pipeline skips the batches already seen).
 import dataclasses
 import logging
 import math
-import os
 import time
 from typing import Callable, Dict, Optional
 
 import keras
 import tensorflow as tf
 
-from bert2bert import grid
+from bert2bert import grid, textfiles
 from bert2bert.checkpoints.vocabulary import Vocabularies, vocabularies
 from bert2bert.config import Config
 from bert2bert.data import make_dataset
@@ -28,7 +27,7 @@ from bert2bert.factory import model_of_run, warm_started
 from bert2bert.training import files, run_dir, run_lock
 from bert2bert.training.best import keep_if_best
 from bert2bert.training.optimizer import build_optimizer
-from bert2bert.training.step import TrainStep, make_train_step  # noqa: F401 (public)
+from bert2bert.training.step import StepResult, TrainStep, make_train_step  # noqa: F401
 from bert2bert.training.strategy import is_chief, resolve_strategy
 
 log = logging.getLogger("bert2bert")
@@ -72,7 +71,7 @@ def _prepare_run(config: Config, model_dir: str, strategy, overwrite: bool = Fal
     (`run_dir.check_run_dir`) unless `overwrite`, and writes the run's files atomically,
     config.yaml last."""
     chief = is_chief(strategy)
-    os.makedirs(model_dir, exist_ok=True)
+    textfiles.makedirs(model_dir)
     keras.utils.set_random_seed(config.train.seed)  # the same random init on every run
     resuming = bool(run_dir.scan_checkpoints(model_dir)[0])
     if chief:
@@ -93,7 +92,7 @@ def _prepare_run(config: Config, model_dir: str, strategy, overwrite: bool = Fal
     vocab = vocabularies(config.model, readers)
     if chief:
         vocab = run_dir.save_vocabularies(model_dir, vocab)
-        files.write_json(os.path.join(model_dir, run_dir.REPORT_FILE), report.to_dict())
+        files.write_json(textfiles.join(model_dir, run_dir.REPORT_FILE), report.to_dict())
         run_dir.save_config(model_dir, resolved)  # last: marks the directory as a run
     print(report.summary(), flush=True)
     return resolved, model, vocab, report
@@ -127,7 +126,8 @@ def train(config: Config, model_dir: str, strategy_name: str = "default", tpu: O
     global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, seeds=seed_states(model),
                                      step=global_step)
-    directory = model_dir if chief else os.path.join(model_dir, f"worker_{_task_id(strategy)}")
+    directory = (model_dir if chief else
+                 textfiles.join(model_dir, f"worker_{_task_id(strategy)}"))
     manager, restored = run_dir.open_checkpoints(checkpoint, directory, tcfg.keep_checkpoints)
     start = int(global_step.numpy())  # updates done (also those skipped by loss scaling)
     if chief:
@@ -149,46 +149,52 @@ def train(config: Config, model_dir: str, strategy_name: str = "default", tpu: O
                            config.optimizer.clip_norm, tcfg.jit_compile, accumulation)
     loss_scaling = config.model.dtype_policy == "mixed_float16"
 
-    writer = tf.summary.create_file_writer(os.path.join(model_dir, "train")) if chief else \
+    writer = tf.summary.create_file_writer(textfiles.join(model_dir, "train")) if chief else \
         tf.summary.create_noop_writer()
     end = tcfg.train_steps if stop_after is None else min(tcfg.train_steps, start + stop_after)
     bar = _progress(start, tcfg.train_steps, progress and chief)
+    per_loop = tcfg.steps_per_loop or default_steps_per_loop(strategy)
     losses, loss, step, skipped = [], float("nan"), start, 0
     last_log, examples = time.time(), 0
     while step < end:
-        result = train_step(iterator)
-        loss, norm = float(result.loss), float(result.gradient_norm)
-        step += 1
-        if loss_scaling and bool(result.skipped):
-            skipped += 1  # the loss scale was too high: halved, update skipped
-            bar.write(f"step {step}: gradient not finite under loss scaling; update skipped "
-                      f"({skipped} so far)")
-        elif not (math.isfinite(loss) and math.isfinite(norm)):
-            last = manager.latest_checkpoint
-            bar.close()
-            raise NonFiniteLossError(
-                f"non-finite {'loss' if not math.isfinite(loss) else 'gradient'} "
-                f"({loss if not math.isfinite(loss) else norm}) at step {step}; stopped. The "
-                f"last good checkpoint is {last or 'none (no checkpoint was written yet)'}")
-        losses.append(loss)
-        examples += int(result.examples)
-        bar.update(1)
-        bar.set_postfix(loss=f"{loss:.4f}")
-        if step % tcfg.log_every == 0 or step == end:
-            elapsed = max(time.time() - last_log, 1e-9)
-            lr = float(result.learning_rate)
-            with writer.as_default(step=step):
-                tf.summary.scalar("loss", loss)
-                tf.summary.scalar("learning_rate", lr)
-                tf.summary.scalar("gradient_norm", norm)
-                tf.summary.scalar("examples_per_second", examples / elapsed)
-                if loss_scaling:
-                    tf.summary.scalar("skipped_updates", skipped)
-                    tf.summary.scalar("loss_scale", float(optimizer.dynamic_scale))
-            writer.flush()
-            bar.write(f"step {step}/{tcfg.train_steps} loss {loss:.4f} lr {lr:.3g} "
-                      f"grad_norm {norm:.3g} examples/s {examples / elapsed:.1f}")
-            last_log, examples = time.time(), 0
+        # One loop runs up to the next checkpoint, evaluation or the end, at most per_loop.
+        stops = [end, _next_multiple(step, tcfg.checkpoint_every)]
+        if evaluate_fn is not None and tcfg.eval_every:
+            stops.append(_next_multiple(step, tcfg.eval_every))
+        results = train_step.run(iterator, min(per_loop, min(stops) - step))
+        for result in _per_update(results):
+            loss, norm = float(result.loss), float(result.gradient_norm)
+            step += 1
+            if loss_scaling and bool(result.skipped):
+                skipped += 1  # the loss scale was too high: halved, update skipped
+                bar.write(f"step {step}: gradient not finite under loss scaling; update "
+                          f"skipped ({skipped} so far)")
+            elif not (math.isfinite(loss) and math.isfinite(norm)):
+                last = manager.latest_checkpoint
+                bar.close()
+                raise NonFiniteLossError(
+                    f"non-finite {'loss' if not math.isfinite(loss) else 'gradient'} "
+                    f"({loss if not math.isfinite(loss) else norm}) at step {step}; stopped. The "
+                    f"last good checkpoint is {last or 'none (no checkpoint was written yet)'}")
+            losses.append(loss)
+            examples += int(result.examples)
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss:.4f}")
+            if step % tcfg.log_every == 0 or step == end:
+                elapsed = max(time.time() - last_log, 1e-9)
+                lr = float(result.learning_rate)
+                with writer.as_default(step=step):
+                    tf.summary.scalar("loss", loss)
+                    tf.summary.scalar("learning_rate", lr)
+                    tf.summary.scalar("gradient_norm", norm)
+                    tf.summary.scalar("examples_per_second", examples / elapsed)
+                    if loss_scaling:
+                        tf.summary.scalar("skipped_updates", skipped)
+                        tf.summary.scalar("loss_scale", float(optimizer.dynamic_scale))
+                writer.flush()
+                bar.write(f"step {step}/{tcfg.train_steps} loss {loss:.4f} lr {lr:.3g} "
+                          f"grad_norm {norm:.3g} examples/s {examples / elapsed:.1f}")
+                last_log, examples = time.time(), 0
         evaluate_now = bool(evaluate_fn is not None and chief and tcfg.eval_every and (
             step % tcfg.eval_every == 0 or step == end))
         if step % tcfg.checkpoint_every == 0 or step == end or evaluate_now:
@@ -200,14 +206,31 @@ def train(config: Config, model_dir: str, strategy_name: str = "default", tpu: O
                 record = keep_if_best(model_dir, step, metrics, tcfg.keep_best)
                 if record.step == step:
                     bar.write(f"step {step}: best {record.metric} so far ({record.value:.4g}); "
-                              f"kept as {os.path.join(model_dir, 'best', f'ckpt-{step}')}")
+                              f"kept as {textfiles.join(model_dir, 'best', f'ckpt-{step}')}")
     bar.close()
     return TrainResult(model_dir, start, step, loss, losses, skipped)
 
 
+def default_steps_per_loop(strategy) -> int:
+    """1 on the default strategy (a CPU or one device: every step reported as it happens);
+    100 under a distribution strategy, where a host round trip per step idles the devices."""
+    default = isinstance(strategy, type(tf.distribute.get_strategy()))
+    return 1 if default else 100
+
+
+def _next_multiple(step: int, every: int) -> int:
+    return (step // every + 1) * every
+
+
+def _per_update(results: StepResult):
+    """The `StepResult` of each update of a loop's results ([n] tensors, fetched once)."""
+    fields = [v.numpy() for v in dataclasses.astuple(results)]
+    return [StepResult(*values) for values in zip(*fields)]
+
+
 def _record_precision(model_dir: str, precision) -> None:
     """Writes what dtype policy the run uses and why (`precision.json`)."""
-    files.write_json(os.path.join(model_dir, "precision.json"), precision.to_dict())
+    files.write_json(textfiles.join(model_dir, "precision.json"), precision.to_dict())
 
 
 def _task_id(strategy):

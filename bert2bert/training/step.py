@@ -2,6 +2,7 @@
 
     step = TrainStep(model, optimizer, strategy, clip_norm=1.0, accumulation=4)
     result = step(iterator)          # reads 4 micro-batches, applies one update
+    results = step.run(iterator, 100)  # 100 updates in one tf.function: fields [100]
 
 The loss of an update is the sum of its token losses over every micro-batch and replica,
 divided by the number of real target tokens in all of them, so N micro-batches of b give
@@ -82,6 +83,7 @@ class TrainStep:
         # Batches are padded to their longest: shapes vary, so trace per shape class.
         self._accumulate_fn = tf.function(self._accumulate, reduce_retracing=True)
         self._update_fn = tf.function(self._update, reduce_retracing=True)
+        self._loop_fn = tf.function(self._loop, reduce_retracing=True)
 
     def __call__(self, iterator) -> StepResult:
         examples = 0
@@ -90,6 +92,29 @@ class TrainStep:
         result = StepResult(*self._update_fn(next(iterator)))
         result.examples += examples
         return result
+
+    def run(self, iterator, count: int) -> StepResult:
+        """`count` updates; each field of the result holds one value per update [count].
+        More than one runs inside ONE tf.function (a `tf.while_loop` over the iterator):
+        one host round trip for all of them, as Model Garden's `steps_per_loop`."""
+        if count == 1:
+            return StepResult(*(tf.reshape(v, [1]) for v in dataclasses.astuple(self(iterator))))
+        if not isinstance(iterator, (tf.data.Iterator, tf.distribute.DistributedIterator)):
+            raise TypeError(f"a loop of {count} updates reads its batches in the graph: it needs "
+                            f"a tf.data or distributed iterator, not {type(iterator).__name__}")
+        return StepResult(*self._loop_fn(iterator, tf.constant(count, tf.int32)))
+
+    def _loop(self, iterator, count):
+        arrays = [tf.TensorArray(dtype, size=count) for dtype in
+                  (tf.float32, tf.float32, tf.int32, tf.float32, tf.bool)]
+        for i in tf.range(count):
+            examples = tf.constant(0, tf.int32)
+            for _ in range(self.accumulation - 1):
+                examples += tf.cast(self._accumulate(next(iterator)), tf.int32)
+            loss, norm, n, lr, skipped = self._update(next(iterator))
+            values = (loss, norm, tf.cast(n, tf.int32) + examples, lr, skipped)
+            arrays = [a.write(i, tf.cast(v, a.dtype)) for a, v in zip(arrays, values)]
+        return tuple(a.stack() for a in arrays)
 
     # ------------------------------------------------------------------ per replica
 
