@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from bert2bert.decoding import beam_search, length_penalty
 from tests.decoding.common import PAD, START, frequent_token, setup, unused_token
+from tests.decoding.test_beam_search import CountingModel
 
 MAX_LENGTH = 10
 
@@ -53,20 +54,6 @@ def reference(model, src, mask, beam_size, alpha, end_id):
             if len(finished[b]) == beam_size:
                 done[b] = step + 1
     return {b: (finished[b], done.get(b, MAX_LENGTH)) for b in rows}
-
-
-class CountingModel:
-    """Duck-typed model that counts decode steps (eager)."""
-
-    def __init__(self, model):
-        self.model, self.steps = model, 0
-
-    def start_decoding(self, *args):
-        return self.model.start_decoding(*args)
-
-    def decode_step(self, state, tokens, step):
-        self.steps += 1
-        return self.model.decode_step(state, tokens, step)
 
 
 @pytest.mark.slow
