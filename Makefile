@@ -34,8 +34,12 @@ demo: $(STAMP)
 	$(BIN)/bert2bert demo
 
 # pytest.ini's testpaths: tests/ and the doctests of bert2bert/ (--doctest-modules).
+# Two pytest-xdist workers (2 cores); the longest tests go first (tests/suite_plugin.py:
+# RUN_FIRST); expensive session fixtures are built once per run, not once per worker
+# (tests/fixtures/pytest_plugin.py: built_once).
+XDIST := -n 2 --dist loadgroup --no-loadscope-reorder
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(XDIST)
 
 # The inner loop: everything but the tests marked slow (under 90 s on 2 cores).
 test-fast: $(STAMP)

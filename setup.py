@@ -22,6 +22,7 @@ INSTALL_REQUIRES = [
 TEST_REQUIRES = [
     "pytest>=8",
     "pytest-timeout",
+    "pytest-xdist>=3.6",  # `make test`: -n 2 --dist loadgroup
     "tokenizers",
     "tiktoken",
     "sentencepiece",

@@ -10,6 +10,7 @@ from bert2bert.checkpoints.vocabulary import Vocabularies
 from bert2bert.models import build_model
 from bert2bert.text import Vocabulary
 from bert2bert.training import run_dir
+from tests.fixtures.pytest_plugin import built_once
 from tests.fixtures.vocab import write_bert_vocab
 from tests.helpers import TINY_VOCAB, tiny_config
 
@@ -36,13 +37,17 @@ def make_run(model_dir, variant="bert2bert", seed=0):
     return model_dir
 
 
+# Once per run, also under xdist (`built_once`): the export and the run it came from must be
+# the same files in every worker (tests compare the export with the run's in-process decoding).
 @pytest.fixture(scope="session")
 def bert_run(tmp_path_factory):
-    return make_run(str(tmp_path_factory.mktemp("runs") / "bert2bert"))
+    return built_once(tmp_path_factory, "runs",
+                      lambda folder: make_run(os.path.join(folder, "bert2bert")))
 
 
 @pytest.fixture(scope="session")
 def bert_export(bert_run, tmp_path_factory):
     from bert2bert.export import export_run
 
-    return export_run(bert_run, str(tmp_path_factory.mktemp("exports") / "bert2bert"))
+    return built_once(tmp_path_factory, "exports",
+                      lambda folder: export_run(bert_run, os.path.join(folder, "bert2bert")))
