@@ -13,7 +13,7 @@ from bert2bert.training.optimizer import build_optimizer
 from bert2bert.training.step import TrainStep
 from tests.helpers import tiny_model
 from tests.training.test_accumulation import QUICK, assert_same_updates, batches
-from tests.training.test_training_runs import final_weights
+from tests.training.test_training_runs import final_weights, poison_the_loss
 
 OPTIMIZER = OptimizerConfig(name="adamw", schedule="linear", learning_rate=1e-3, warmup_steps=2,
                             scale_by_hidden_size=False, weight_decay=0.01, clip_norm=0.5)
@@ -96,17 +96,9 @@ def test_a_run_in_loops_equals_one_step_at_a_time(tiny_smoke, tmp_path):
 
 @pytest.mark.slow
 def test_the_nan_stop_names_the_update_inside_a_loop(tiny_smoke, tmp_path, monkeypatch):
-    from bert2bert.training import loop, step
+    from bert2bert.training import loop
 
-    real = step.masked_cross_entropy_sum
-    calls = tf.Variable(0)
-
-    def poisoned(labels, logits, mask, smoothing):
-        total, count = real(labels, logits, mask, smoothing)
-        calls.assign_add(1)
-        return tf.where(calls > 5, tf.constant(float("nan")), total), count
-
-    monkeypatch.setattr(step, "masked_cross_entropy_sum", poisoned)
+    poison_the_loss(monkeypatch, 5)
     model_dir = str(tmp_path / "run")
     config = load_config(tiny_smoke, QUICK + ["train.gradient_accumulation_steps=1",
                                                "train.steps_per_loop=4",

@@ -176,9 +176,9 @@ def test_corrupted_latest_checkpoint_falls_back(tiny_smoke, tmp_path, caplog):
     del run_dir
 
 
-@pytest.mark.slow
-def test_nan_loss_stops_the_run_and_keeps_the_last_checkpoint(tiny_smoke, tmp_path, monkeypatch):
-    from bert2bert.training import loop, step
+def poison_the_loss(monkeypatch, good_calls):
+    """The token-loss sum turns NaN after `good_calls` computations (counted in the graph)."""
+    from bert2bert.training import step
 
     real = step.masked_cross_entropy_sum
     calls = tf.Variable(0)
@@ -186,9 +186,16 @@ def test_nan_loss_stops_the_run_and_keeps_the_last_checkpoint(tiny_smoke, tmp_pa
     def poisoned(labels, logits, mask, smoothing):
         total, count = real(labels, logits, mask, smoothing)
         calls.assign_add(1)
-        return tf.where(calls > 3, tf.constant(float("nan")), total), count
+        return tf.where(calls > good_calls, tf.constant(float("nan")), total), count
 
     monkeypatch.setattr(step, "masked_cross_entropy_sum", poisoned)
+
+
+@pytest.mark.slow
+def test_nan_loss_stops_the_run_and_keeps_the_last_checkpoint(tiny_smoke, tmp_path, monkeypatch):
+    from bert2bert.training import loop
+
+    poison_the_loss(monkeypatch, 3)
     model_dir = str(tmp_path / "run")
     with pytest.raises(loop.NonFiniteLossError, match=r"non-finite loss \(nan\) at step 4.*ckpt-2"):
         loop.train(load_config(tiny_smoke, QUICK), model_dir, progress=False)
