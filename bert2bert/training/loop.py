@@ -224,7 +224,7 @@ def _next_multiple(step: int, every: int) -> int:
 
 def _per_update(results: StepResult):
     """The `StepResult` of each update of a loop's results ([n] tensors, fetched once)."""
-    fields = [v.numpy() for v in dataclasses.astuple(results)]
+    fields = [v.numpy() for v in results.values()]
     return [StepResult(*values) for values in zip(*fields)]
 
 

@@ -39,6 +39,10 @@ class StepResult:
     learning_rate: tf.Tensor   # the rate this update used
     skipped: tf.Tensor         # True when loss scaling found an inf/NaN and skipped the update
 
+    def values(self) -> tuple:
+        """The fields in order, not copied (`dataclasses.astuple` deep-copies tensors)."""
+        return tuple(getattr(self, f.name) for f in dataclasses.fields(self))
+
 
 def loss_scale_of(optimizer):
     """The current loss scale (1.0 without a LossScaleOptimizer)."""
@@ -98,7 +102,7 @@ class TrainStep:
         More than one runs inside ONE tf.function (a `tf.while_loop` over the iterator):
         one host round trip for all of them, as Model Garden's `steps_per_loop`."""
         if count == 1:
-            return StepResult(*(tf.reshape(v, [1]) for v in dataclasses.astuple(self(iterator))))
+            return StepResult(*(tf.reshape(v, [1]) for v in self(iterator).values()))
         if not isinstance(iterator, (tf.data.Iterator, tf.distribute.DistributedIterator)):
             raise TypeError(f"a loop of {count} updates reads its batches in the graph: it needs "
                             f"a tf.data or distributed iterator, not {type(iterator).__name__}")
