@@ -73,6 +73,12 @@ class ModelConfig:
     # the checkpoint's cls/predictions or lm_head where it has one, else random). "bias" and
     # "lm_head" are not for a GPT-2 decoder (GPT-2 has no such head).
     output_head: Literal["tied", "bias", "lm_head"] = "tied"
+    # The decoder's first input: "start" (the paper: [CLS] at position 0) or "mask" ([MASK], with
+    # decoder positions numbered from 1 so that decoder position p holds the word the source
+    # holds at p: the first output word can be copied like every later one; README "The first
+    # output token"). "mask" needs a vocabulary with a mask token (BERT, RoBERTa) and one more
+    # row in the decoder's position table.
+    decoder_start: Literal["start", "mask"] = "start"
     dropout: float = 0.1
     attention_dropout: float = 0.1
     initializer_range: float = 0.02
@@ -405,7 +411,8 @@ def position_table(model: ModelConfig, side: str) -> Optional[int]:
     if explicit is None and (model.encoder_checkpoint or model.decoder_checkpoint):
         return None
     table = grid.FAMILIES[family].max_position_embeddings if explicit is None else explicit
-    return table - grid.FAMILIES[family].position_offset
+    shift = int(side == "decoder" and model.decoder_start == "mask")  # ModelSpec's shift
+    return table - grid.FAMILIES[family].position_offset - shift
 
 
 def _length_needs(config: Config):

@@ -39,17 +39,18 @@ def evaluate(model_dir: str, checkpoint: Optional[int] = None, split: str = "val
     config, model, path, step = trained.config, trained.model, trained.checkpoint, trained.step
     source_tok, target_tok = trained.source_tokenizer, trained.target_tokenizer
     special = target_tok.special_tokens
+    start_id = model.spec.start_id(special)
     limit = max_examples or config.train.max_eval_examples
     batch = config.train.eval_batch_size
     dataset = make_dataset(config.task, split, source_tok, target_tok, batch,
                            data_dir=config.task.data_dir, manual_dir=config.task.manual_dir,
                            decoder_only=model.spec.decoder_only, training=False, limit=limit,
-                           keep_text=True)  # each batch carries its own strings
+                           keep_text=True, start_id=start_id)  # batches carry their strings
     max_length = config.decode.max_length or config.task.max_target_length
 
     @tf.function(reduce_retracing=True)
     def decode(ids, mask):  # the run's decode settings: beam search unless beam_size is 1
-        return run_decoding(model, ids, mask, config.decode, special, max_length)
+        return run_decoding(model, ids, mask, config.decode, special, max_length, start_id)
 
     from tqdm.auto import tqdm
 

@@ -69,7 +69,7 @@ def model_spec(config: ModelConfig,
                      share=share if variant.encoder_family else "none",
                      encoder_warm=variant.encoder_warm, decoder_warm=variant.decoder_warm,
                      cross_attention_init=config.cross_attention_init,
-                     output_head=config.output_head)
+                     output_head=config.output_head, decoder_start=config.decoder_start)
     try:
         return spec.check()
     except SpecError as e:

@@ -111,6 +111,7 @@ def trained_fields() -> Tuple[str, ...]:
 SHARINGS = ("none", "embeddings", "all")
 CROSS_ATTENTION_INITS = ("random", "self_attention")
 OUTPUT_HEADS = ("tied", "bias", "lm_head")
+DECODER_STARTS = ("start", "mask")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -128,6 +129,11 @@ class ModelSpec:
             layer's pre-trained self-attention).
         output_head: "tied" (the paper), "bias" (tied plus an output bias: the released
             models) or "lm_head" (BERT's masked-LM head before it).
+        decoder_start: "start" (the paper: the vocabulary's start token, [CLS], at decoder
+            position 0) or "mask" (its mask token, and decoder positions numbered from 1, so
+            that decoder position p holds the word the source holds at p after its start
+            token: the first output word gets the copy path every later word has; README
+            "The first output token").
     """
 
     variant: str
@@ -138,6 +144,7 @@ class ModelSpec:
     decoder_warm: bool = False
     cross_attention_init: str = "random"
     output_head: str = "tied"
+    decoder_start: str = "start"
 
     @property
     def decoder_only(self) -> bool:
@@ -150,12 +157,28 @@ class ModelSpec:
     def warm(self, name: str) -> bool:
         return self.encoder_warm if name == "encoder" else self.decoder_warm
 
+    @property
+    def decoder_position_shift(self) -> int:
+        """Added to the decoder's position ids: 1 with `decoder_start` "mask", else 0."""
+        return int(self.decoder_start == "mask")
+
+    def start_id(self, special_tokens) -> int:
+        """The id the decoder starts from, in the target vocabulary's `special_tokens`
+        (`text.SpecialTokens`); raises `SpecError` when "mask" meets a vocabulary without one."""
+        if self.decoder_start == "start":
+            return int(special_tokens.start_id)
+        if special_tokens.mask_id is None:
+            raise SpecError(f"model.decoder_start is 'mask' but the target vocabulary of "
+                            f"{self.variant} has no mask token; use decoder_start: start")
+        return int(special_tokens.mask_id)
+
     def check(self) -> "ModelSpec":
         """Raises `SpecError` for stacks that cannot be shared or a head that cannot exist."""
         for name, value, valid in (("share", self.share, SHARINGS),
                                    ("cross_attention_init", self.cross_attention_init,
                                     CROSS_ATTENTION_INITS),
-                                   ("output_head", self.output_head, OUTPUT_HEADS)):
+                                   ("output_head", self.output_head, OUTPUT_HEADS),
+                                   ("decoder_start", self.decoder_start, DECODER_STARTS)):
             if value not in valid:
                 raise SpecError(f"{self.variant}: {name} is {value!r}; valid: {valid}")
         enc, dec = self.encoder, self.decoder
@@ -180,6 +203,11 @@ class ModelSpec:
                     f"{self.variant} uses one set of weights for encoder and decoder, so these "
                     "must agree: " + ", ".join(
                         f"{f} ({getattr(enc, f)} vs {getattr(dec, f)})" for f in diff))
+        if self.decoder_start == "mask" and (enc is None or dec.vocab == "gpt2"):
+            raise SpecError(f"decoder_start: mask is for a decoder reading an encoder's source "
+                            f"with a BERT or RoBERTa vocabulary; {self.variant} "
+                            + ("has no encoder" if enc is None else "writes GPT-2's, which has "
+                               "no mask token") + "; use decoder_start: start")
         if self.output_head != "tied" and dec.family == "gpt2":
             raise SpecError(f"output_head={self.output_head}: the decoder of {self.variant} is "
                             "GPT-2, which has no masked-LM head or output bias; use 'tied'")

@@ -82,11 +82,13 @@ class PairEncoder:
     Used by `featurize` (tf.data) and by the exported SavedModel (serving graph), so training
     and serving encode text the same way. With `decoder_only` the source uses the target
     tokenizer (`source_tokenizer` may be None or must be of the same family and size) and gets
-    no special tokens.
+    no special tokens. `start_id` begins each decoder input (default: the target vocabulary's
+    start token; a model's own is `ModelSpec.start_id`).
     """
 
     def __init__(self, source_tokenizer, target_tokenizer, max_source_length: int,
-                 max_target_length: int, decoder_only: bool = False):
+                 max_target_length: int, decoder_only: bool = False,
+                 start_id: Optional[int] = None):
         if decoder_only:
             if source_tokenizer is not None and (
                     source_tokenizer.family != target_tokenizer.family
@@ -111,7 +113,8 @@ class PairEncoder:
         self.before, self.after = before, after
         self.keep_source = max_source_length - n_special
         self.keep_target = max_target_length - 1
-        self.start_id = int(target_tokenizer.special_tokens.start_id)
+        self.start_id = int(target_tokenizer.special_tokens.start_id if start_id is None
+                            else start_id)
         self.end_id = int(target_tokenizer.special_tokens.end_id)
 
     def sources(self, strings) -> tf.RaggedTensor:
@@ -146,17 +149,18 @@ class PairEncoder:
 
 def featurize(dataset: tf.data.Dataset, source_tokenizer, target_tokenizer,
               max_source_length: int, max_target_length: int, decoder_only: bool = False,
-              tokenize_batch: int = TOKENIZE_BATCH, keep_text: bool = False) -> tf.data.Dataset:
+              tokenize_batch: int = TOKENIZE_BATCH, keep_text: bool = False,
+              start_id: Optional[int] = None) -> tf.data.Dataset:
     """Maps {"source", "target"} string examples to `(inputs, labels)` (unpadded, int32).
 
     inputs: encoder_token_ids, encoder_padding_mask [S]; decoder_token_ids,
     decoder_padding_mask [T]; labels [T]; with `keep_text` also the example's strings,
     source_text and target_text []. Strings are tokenized `tokenize_batch` at a time
     (batch -> tokenize -> unbatch), in order. See the module docstring for the conventions
-    and `PairEncoder` for `decoder_only`.
+    and `PairEncoder` for `decoder_only` and `start_id`.
     """
     encoder = PairEncoder(source_tokenizer, target_tokenizer, max_source_length,
-                          max_target_length, decoder_only)
+                          max_target_length, decoder_only, start_id)
     batched = dataset.batch(tokenize_batch)
     rows = batched.map(lambda batch: encoder.pairs(batch["source"], batch["target"], keep_text),
                        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).unbatch()
@@ -249,13 +253,14 @@ def make_dataset(task, split: str, source_tokenizer, target_tokenizer, batch_siz
                  bucket_boundaries: Union[None, str, Sequence[int]] = None,
                  drop_remainder: Optional[bool] = None, decoder_only: bool = False,
                  limit: Optional[int] = None, allow_download: bool = True,
-                 keep_text: bool = False) -> tf.data.Dataset:
+                 keep_text: bool = False, start_id: Optional[int] = None) -> tf.data.Dataset:
     """load_examples + featurize + batch_examples for `task` (a TaskConfig), prefetched.
 
     training=True means: shuffled TFDS shards, `repeat()` forever, a 10,000-example shuffle
     buffer and full batches only (each overridable). Given a `seed`, the order is the same on
     every run. `limit` keeps the first `limit` examples (before shuffling). `keep_text`: each
     batch's inputs also hold its strings (`source_text`, `target_text`), e.g. to score them.
+    `start_id` begins the decoder inputs (`PairEncoder`).
 
         >>> ds = make_dataset(task, "train", tok, tok, 32, training=True, seed=1)  # doctest: +SKIP
         >>> inputs, labels = next(iter(ds))                                         # doctest: +SKIP
@@ -270,7 +275,8 @@ def make_dataset(task, split: str, source_tokenizer, target_tokenizer, batch_siz
     if limit is not None:
         examples = examples.take(limit)
     features = featurize(examples, source_tokenizer, target_tokenizer, task.max_source_length,
-                         task.max_target_length, decoder_only=decoder_only, keep_text=keep_text)
+                         task.max_target_length, decoder_only=decoder_only, keep_text=keep_text,
+                         start_id=start_id)
     if repeat:
         features = features.repeat()
     batches = batch_examples(

@@ -28,21 +28,23 @@ __all__ = ["DecodingState", "beam_search", "decode", "greedy_decode", "length_pe
 
 
 def decode(model, source_ids, source_mask, decode_config: DecodeConfig, special_tokens,
-           max_length=None):
+           max_length=None, start_id=None):
     """The best hypothesis per source as `decode_config` asks: greedy search when
     `beam_size` is 1, else beam search; the start and padding tokens are never output
     (`never_generated`). `special_tokens` has `start_id`, `end_id`, `pad_id`;
-    `max_length` (Python int) defaults to `decode_config.max_length`.
+    `max_length` (Python int) defaults to `decode_config.max_length`; `start_id`, the model's
+    first decoder input (`ModelSpec.start_id`), defaults to `special_tokens.start_id`.
 
     Returns (ids int32 [B, max_length], lengths int32 [B]).
     """
     max_length = max_length or decode_config.max_length
     if not max_length:
         raise ValueError("decode needs a max_length (argument or decode_config.max_length)")
-    common = dict(start_id=special_tokens.start_id, end_id=special_tokens.end_id,
+    start_id = special_tokens.start_id if start_id is None else start_id
+    common = dict(start_id=start_id, end_id=special_tokens.end_id,
                   pad_id=special_tokens.pad_id, min_length=decode_config.min_length,
                   no_repeat_ngram_size=decode_config.no_repeat_ngram_size,
-                  forbidden_ids=never_generated(special_tokens))
+                  forbidden_ids=never_generated(special_tokens, start_id))
     if decode_config.beam_size == 1:
         return greedy_decode(model, source_ids, source_mask, max_length, **common)
     out = beam_search(model, source_ids, source_mask, beam_size=decode_config.beam_size,

@@ -58,12 +58,13 @@ def block_repeated_ngrams(log_probs, tokens, step, size: int):
     return tf.where(hits > 0, NEG_INF, log_probs)
 
 
-def never_generated(special_tokens):
-    """Ids a decoder should never output: the start and padding tokens (unless one of them
-    is also the end token, as GPT-2's <|endoftext|> is)."""
+def never_generated(special_tokens, start_id=None):
+    """Ids a decoder should never output: the vocabulary's start and padding tokens and the
+    model's own start token `start_id` (`ModelSpec.start_id`), unless one of them is also the
+    end token, as GPT-2's <|endoftext|> is."""
     end = int(special_tokens.end_id)
-    return tuple(sorted({int(i) for i in (special_tokens.start_id, special_tokens.pad_id)
-                         if i is not None and int(i) != end}))
+    return tuple(sorted({int(i) for i in (special_tokens.start_id, special_tokens.pad_id,
+                                          start_id) if i is not None and int(i) != end}))
 
 
 def block_ids(log_probs, ids):

@@ -61,14 +61,15 @@ class Generator(tf.Module):
         super().__init__(name=name)
         self.model = model
         decoder_only = model.spec.decoder_only
+        self.special = target_tokenizer.special_tokens
+        self.start_id = model.spec.start_id(self.special)
         self.encoder = PairEncoder(source_tokenizer, target_tokenizer, max_source_length,
-                                   max_target_length, decoder_only)
+                                   max_target_length, decoder_only, self.start_id)
         # Attributes, so that the tokenizers' tables and vocabulary assets are tracked.
         self.source_tokenizer = self.encoder.source_tokenizer
         self.target_tokenizer = target_tokenizer
         self.source_pad_id, self.target_pad_id = pad_ids_of(source_tokenizer, target_tokenizer,
                                                             decoder_only)
-        self.special = target_tokenizer.special_tokens
         self.max_source_length = int(max_source_length)
         self.max_target_length = int(max_target_length)
         self.max_input_bytes = BYTES_PER_SOURCE_TOKEN * self.max_source_length
@@ -94,13 +95,13 @@ class Generator(tf.Module):
         d = self.decode
         return beam_search(
             self.model, ids, mask, beam_size=d.beam_size, max_length=self.max_target_length,
-            start_id=int(self.special.start_id), end_id=int(self.special.end_id),
+            start_id=self.start_id, end_id=int(self.special.end_id),
             pad_id=int(self.target_pad_id),
             alpha=d.alpha if alpha is None else alpha,
             min_length=d.min_length if min_length is None else min_length,
             no_repeat_ngram_size=d.no_repeat_ngram_size, length_limit=length_limit,
             early_stopping=d.early_stopping,
-            forbidden_ids=never_generated(self.special))
+            forbidden_ids=never_generated(self.special, self.start_id))
 
     def detokenize(self, ids):
         """Strings [...] from ids [..., L] (padding and special tokens dropped)."""
@@ -116,7 +117,7 @@ class Generator(tf.Module):
         """inputs string [batch] -> {"outputs": string [batch]}: the best hypothesis."""
         ids, mask = self.encode_sources(inputs)
         best, _ = decode(self.model, ids, mask, self.decode, self.special,
-                         self.max_target_length)  # the policy evaluation and predict use
+                         self.max_target_length, self.start_id)  # evaluation's policy too
         return {"outputs": self.detokenize(best)}
 
     @tf.function(input_signature=[STRINGS, tf.TensorSpec([], tf.float32),

@@ -60,7 +60,9 @@ class EncoderDecoderLM(Seq2SeqModel):
         encoded = self.encode(src_ids, src_mask, training=training)
         self_mask = ops.logical_and(causal_mask(ops.shape(dec_ids)[1])[None],
                                     dec_mask[:, None, :])
+        positions = ops.arange(ops.shape(dec_ids)[1], dtype="int32")[None, :]
         hidden = self.decoder(dec_ids, self_mask=self_mask, encoder_output=encoded,
+                              position_ids=positions + self.spec.decoder_position_shift,
                               cross_mask=src_mask[:, None, :], training=training)
         return self.logits(hidden)
 
@@ -81,7 +83,8 @@ class EncoderDecoderLM(Seq2SeqModel):
         visible = (ops.arange(cache_len) <= step)[None, None, :]
         constants = state.constants
         hidden, cache = self.decoder(
-            token_ids, self_mask=visible, position_ids=ops.reshape(step, (1, 1)),
+            token_ids, self_mask=visible,
+            position_ids=ops.reshape(step + self.spec.decoder_position_shift, (1, 1)),
             cross_caches=constants.cross_key_values, cross_mask=constants.cross_mask,
             caches=state.cache, cache_index=step)
         return self.logits(hidden[:, 0], float32_matmul=True), state.with_cache(cache)

@@ -34,7 +34,8 @@ def seconds_per_update(config: Config, model_dir: str, warmup: int = 3, timed: i
                      tcfg.gradient_accumulation_steps)
     dataset = datasets_for(dataclasses.replace(config, model=trained.config.model),
                            run_dir.load_vocabularies(model_dir), "train", tcfg.batch_size,
-                           training=True)
+                           training=True,
+                           start_id=model.spec.start_id(trained.target_tokenizer.special_tokens))
     batches = iter(dataset)
     times = []
     for i in range(warmup + timed):

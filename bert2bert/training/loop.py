@@ -53,14 +53,16 @@ def seed_states(model):
 
 
 def datasets_for(config: Config, vocab: Vocabularies, split: str, batch_size: int,
-                 training: bool):
+                 training: bool, start_id: int):
+    """The run's batches of `split`; `start_id` begins the decoder inputs (the model's
+    `spec.start_id`)."""
     return make_dataset(
         config.task, split, vocab.source.tokenizer(), vocab.target.tokenizer(), batch_size,
         data_dir=config.task.data_dir, manual_dir=config.task.manual_dir,
         decoder_only=grid.VARIANTS[config.model.variant].decoder_only, training=training,
         static_shapes=config.train.static_shapes, shuffle_buffer=config.train.shuffle_buffer,
         bucket_boundaries="auto" if training and config.train.bucket_by_length else None,
-        seed=config.train.seed)
+        seed=config.train.seed, start_id=start_id)
 
 
 def _prepare_run(config: Config, model_dir: str, strategy, overwrite: bool = False):
@@ -142,7 +144,8 @@ def train(config: Config, model_dir: str, strategy_name: str = "default", tpu: O
         return TrainResult(model_dir, start, start, float("nan"), [])
 
     accumulation = tcfg.gradient_accumulation_steps
-    dataset = datasets_for(config, vocab, "train", tcfg.batch_size, training=True)
+    dataset = datasets_for(config, vocab, "train", tcfg.batch_size, training=True,
+                           start_id=model.spec.start_id(vocab.target.tokenizer().special_tokens))
     dataset = dataset.skip(start * accumulation)  # micro-batches already consumed
     iterator = iter(strategy.experimental_distribute_dataset(dataset))
     train_step = TrainStep(model, optimizer, strategy, tcfg.label_smoothing,

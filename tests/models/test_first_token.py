@@ -13,10 +13,12 @@ from tests.decoding.common import START
 from tests.helpers import random_inputs, tiny_model
 
 
-@pytest.mark.parametrize("variant", ["bert2bert", "bertShare", "bert2gpt"])
+@pytest.mark.parametrize("variant, start", [("bert2bert", "start"), ("bertShare", "start"),
+                                            ("bert2gpt", "start"), ("bert2bert", "mask"),
+                                            ("bertShare", "mask")])
 @pytest.mark.parametrize("init", ["random", "self_attention"])
-def test_first_decoding_step_sees_what_teacher_forcing_gives_position_0(variant, init):
-    model = tiny_model(variant, cross_attention_init=init)
+def test_first_decoding_step_sees_what_teacher_forcing_gives_position_0(variant, start, init):
+    model = tiny_model(variant, cross_attention_init=init, decoder_start=start)
     inputs = random_inputs(model)
     inputs["decoder_token_ids"][:, 0] = START  # teacher forcing: [start] + target
     forced = model({k: tf.constant(v) for k, v in inputs.items()}, training=False).numpy()[:, 0]
