@@ -17,6 +17,7 @@ INSTALL_REQUIRES = [
     "rouge-score>=0.1.2",
     "sacrebleu>=2.3",
     "importlib_resources",  # tensorflow-datasets needs it to prepare its own datasets
+    "tensorflow-serving-api==2.20.0",  # the export's TF Serving warm-up requests
 ]
 
 TEST_REQUIRES = [
@@ -26,7 +27,6 @@ TEST_REQUIRES = [
     "tokenizers",
     "tiktoken",
     "sentencepiece",
-    "tensorflow-serving-api==2.20.0",  # the gRPC client example's round-trip tests
 ]
 
 setup(

@@ -9,6 +9,8 @@ exactly `official.nlp.modeling.ops.beam_search.sequence_beam_search` (Model Gard
 All loop variables have a fixed shape ([B, beam, max_length] token buffers written in
 place), so the search runs with static shapes and compiles with XLA.
 """
+import numbers
+
 import tensorflow as tf
 
 from bert2bert.decoding.logits import NEG_INF, finalize, length_penalty, next_token_log_probs
@@ -33,12 +35,14 @@ def beam_search(model, source_ids, source_mask, *, beam_size: int, max_length: i
     Args:
         beam_size: hypotheses kept alive per source (Python int).
         max_length: Python int, the static length of every buffer and cache.
-        alpha: length-penalty strength; Python number or scalar tensor.
-        min_length: no end token before that many tokens; Python number or scalar tensor.
+        alpha: length-penalty strength; Python number, scalar tensor or one per source [B].
+        min_length: no end token before that many tokens; a number, scalar or [B] tensor.
         no_repeat_ngram_size: n (Python int): a token that would repeat an n-gram of its
             hypothesis gets probability 0. 0 disables it.
         n_best: hypotheses returned per source (default `beam_size`).
-        length_limit: optional scalar int32 tensor <= max_length: the run-time length limit.
+        length_limit: optional int32 tensor, scalar or one per source [B]: the run-time
+            length limit (capped at max_length). Per-source values let one batch mix the
+            settings of several requests (TF Serving's server-side batching).
         keep_unfinished: at the length limit, hypotheses still alive join the finished pool
             (scored with the penalty of the limit), and the search stops early only when
             all `beam_size` finished slots are filled and none can be beaten. False: the
@@ -63,9 +67,13 @@ def beam_search(model, source_ids, source_mask, *, beam_size: int, max_length: i
         raise ValueError(f"n_best must be in [1, beam_size={beam_size}], got {n_best}")
     beams, candidates = beam_size, 2 * beam_size
     batch = tf.shape(source_ids)[0]
-    limit = tf.constant(max_length, tf.int32)
+    # Per source [B]: the length limit, alpha and min_length (scalars broadcast).
+    limit = tf.fill([batch], max_length)
     if length_limit is not None:
-        limit = tf.minimum(tf.cast(length_limit, tf.int32), limit)
+        limit = tf.minimum(tf.broadcast_to(tf.cast(length_limit, tf.int32), [batch]), limit)
+    alpha = tf.broadcast_to(tf.cast(alpha, tf.float32), [batch])
+    if not (isinstance(min_length, numbers.Number) and min_length < 1):
+        min_length = tf.repeat(tf.broadcast_to(tf.cast(min_length, tf.int32), [batch]), beams)
     best_penalty = length_penalty(limit, alpha)
 
     # One copy of the source state per beam (row b * beams + k); only the self-attention
@@ -101,7 +109,7 @@ def beam_search(model, source_ids, source_mask, *, beam_size: int, max_length: i
         # Candidates that ended (and at the limit, with keep_unfinished, all) join the pool;
         # with early_stopping only those ranked among the best `beams` (at the limit, the
         # alive ones), and none once the pool is full.
-        at_limit = step + 1 >= limit
+        at_limit = (step + 1 >= limit)[:, None]
         if early_stopping:
             ended = tf.logical_and(ended, tf.range(candidates)[None, :] < beams)
             if keep_unfinished:
@@ -111,7 +119,9 @@ def beam_search(model, source_ids, source_mask, *, beam_size: int, max_length: i
             ended = tf.logical_and(ended, tf.logical_not(_full(finished_scores))[:, None])
         elif keep_unfinished:
             ended = tf.logical_or(ended, at_limit)
-        new_scores = tf.where(ended, cand_log_probs / length_penalty(step + 1, alpha), NEG_INF)
+        ended = tf.logical_and(ended, (step < limit)[:, None])  # nothing past a source's limit
+        new_scores = tf.where(ended, cand_log_probs / length_penalty(step + 1, alpha[:, None]),
+                              NEG_INF)
         finished_scores, best = tf.math.top_k(tf.concat([finished_scores, new_scores], 1),
                                               k=beams)
         finished_ids = _pick(tf.concat([finished_ids, cand_ids], 1), best)
@@ -129,7 +139,8 @@ def beam_search(model, source_ids, source_mask, *, beam_size: int, max_length: i
         settled = tf.logical_or(worst > best_alive, tf.equal(best_alive, NEG_INF))
         if early_stopping:
             settled = tf.logical_or(settled, _full(finished_scores))
-        return tf.logical_and(step < limit, tf.logical_not(tf.reduce_all(settled)))
+        settled = tf.logical_or(settled, step >= limit)
+        return tf.logical_not(tf.reduce_all(settled))
 
     first_alive = tf.constant([[0.0] + [NEG_INF] * (beams - 1)])
     buffer = tf.zeros([batch, beams, max_length], tf.int32)
@@ -143,7 +154,7 @@ def beam_search(model, source_ids, source_mask, *, beam_size: int, max_length: i
         ids = tf.where(none[:, None, None], alive_ids, ids)
         scores = tf.where(none[:, None], alive_log_probs, scores)
     ids, scores = ids[:, :n_best], scores[:, :n_best]
-    ids, lengths = finalize(ids, end_id, pad_id, limit)
+    ids, lengths = finalize(ids, end_id, pad_id, limit[:, None])
     real = scores > NEG_INF
     return {"ids": tf.where(real[:, :, None], ids, tf.cast(pad_id, tf.int32)),
             "lengths": tf.where(real, lengths, 0),

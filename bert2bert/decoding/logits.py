@@ -22,13 +22,14 @@ def length_penalty(length, alpha):
 
 
 def block_early_end(log_probs, step, min_length, end_id):
-    """Sets the end token's log-prob to -inf while `step < min_length` (a Python number or
-    scalar tensor), so that no hypothesis has fewer than `min_length` tokens."""
+    """Sets the end token's log-prob to -inf while `step < min_length` (a Python number, a
+    scalar tensor, or one per row of `log_probs` [N]), so that no hypothesis has fewer than
+    `min_length` tokens."""
     if isinstance(min_length, numbers.Number) and min_length < 1:
         return log_probs
-    early = tf.less(step, tf.cast(min_length, tf.int32))
-    is_end = tf.equal(tf.range(tf.shape(log_probs)[-1]), end_id)
-    return tf.where(tf.logical_and(early, is_end)[None, :], NEG_INF, log_probs)
+    early = tf.reshape(tf.less(step, tf.cast(min_length, tf.int32)), [-1, 1])  # [1 or N, 1]
+    is_end = tf.equal(tf.range(tf.shape(log_probs)[-1]), end_id)[None, :]
+    return tf.where(tf.logical_and(early, is_end), NEG_INF, log_probs)
 
 
 def block_repeated_ngrams(log_probs, tokens, step, size: int):
@@ -89,12 +90,13 @@ def next_token_log_probs(logits, tokens, step, *, end_id, min_length=0,
 
 def finalize(ids, end_id, pad_id, limit=None):
     """Keeps each row of `ids` [..., L] up to and including its first end token (and below
-    `limit`), `pad_id` after; returns (ids, lengths): lengths count the tokens before the end
-    token (a row without one counts up to `limit`, default L)."""
+    `limit`: a scalar, or a tensor that broadcasts against `ids[..., 0]`), `pad_id` after;
+    returns (ids, lengths): lengths count the tokens before the end token (a row without one
+    counts up to `limit`, default L)."""
     positions = tf.range(tf.shape(ids)[-1])
     is_end = tf.equal(ids, end_id)
     keep = tf.equal(tf.cumsum(tf.cast(is_end, tf.int32), axis=-1, exclusive=True), 0)
     if limit is not None:
-        keep = tf.logical_and(keep, positions < limit)
+        keep = tf.logical_and(keep, positions < tf.expand_dims(limit, -1))
     lengths = tf.reduce_sum(tf.cast(tf.logical_and(keep, tf.logical_not(is_end)), tf.int32), -1)
     return tf.where(keep, ids, tf.cast(pad_id, ids.dtype)), lengths

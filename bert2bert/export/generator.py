@@ -22,6 +22,19 @@ BYTES_PER_SOURCE_TOKEN = 64
 
 STRINGS = tf.TensorSpec([None], tf.string)
 IDS = tf.TensorSpec([None, None], tf.int32)
+# A search setting: one value for the whole request, or one per input ([batch]), so that TF
+# Serving's server-side batching can merge requests with different settings.
+SETTING = {dtype: tf.TensorSpec(None, dtype) for dtype in (tf.float32, tf.int32)}
+
+
+def per_input(value, batch, name: str):
+    """`value` (a scalar or one per input) checked against the batch: a scalar stays one."""
+    rank, size = tf.rank(value), tf.size(value)
+    ok = tf.logical_or(tf.equal(rank, 0), tf.logical_and(tf.equal(rank, 1), tf.equal(size, batch)))
+    with tf.control_dependencies([tf.debugging.Assert(ok, [
+            f"{name} must be a scalar or have one value per input; inputs:", batch,
+            f"{name} values:", size])]):
+        return tf.identity(value)
 
 
 def clean_strings(strings, max_bytes: int):
@@ -120,11 +133,15 @@ class Generator(tf.Module):
                          self.max_target_length, self.start_id)  # evaluation's policy too
         return {"outputs": self.detokenize(best)}
 
-    @tf.function(input_signature=[STRINGS, tf.TensorSpec([], tf.float32),
-                                  tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.int32)])
+    @tf.function(input_signature=[STRINGS, SETTING[tf.float32], SETTING[tf.int32],
+                                  SETTING[tf.int32]])
     def beam_search(self, inputs, alpha, max_length, min_length):
         """The n best hypotheses and their scores with run-time alpha, max and min length
-        (alpha >= 0; max_length is capped at the export's; min_length at max_length)."""
+        (alpha >= 0; max_length is capped at the export's; min_length at max_length), each a
+        scalar or one value per input."""
+        batch = tf.size(inputs)
+        alpha, max_length, min_length = (per_input(v, batch, n) for v, n in (
+            (alpha, "alpha"), (max_length, "max_length"), (min_length, "min_length")))
         limit = tf.clip_by_value(max_length, 1, self.max_target_length)
         ids, mask = self.encode_sources(inputs)
         out = self.search(ids, mask, alpha=tf.maximum(alpha, 0.0), length_limit=limit,

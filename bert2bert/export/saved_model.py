@@ -1,7 +1,8 @@
 """Writing a run as a servable, reusable TF2 SavedModel.
 
     path = export_run("runs/smoke", "exports/smoke", beam_size=4, alpha=0.6)
-    # exports/smoke/<version>/{saved_model.pb, variables/, assets/, assets.extra/bert2bert.json}
+    # exports/smoke/<version>/{saved_model.pb, variables/, assets/, assets.extra/bert2bert.json,
+    #                         assets.extra/tf_serving_warmup_requests}
 
 The SavedModel needs only `tensorflow` and `tensorflow_text` to load. Its signatures are
 `serving_default`, `beam_search`, `generate_ids` and `score` (see `Generator`); it is also a
@@ -20,6 +21,7 @@ import tensorflow as tf
 from bert2bert import textfiles
 from bert2bert.config import DecodeConfig
 from bert2bert.export.generator import IDS, Generator
+from bert2bert.export.warmup import write_warmup_requests
 from bert2bert.training import files, run_dir
 
 log = logging.getLogger("bert2bert")
@@ -86,6 +88,7 @@ def save_generator(gen: Generator, path: str, metadata: Optional[dict] = None) -
             "decode": dataclasses.asdict(gen.decode),
             "static_shapes": gen.static_shapes,
             **(metadata or {})})
+        write_warmup_requests(gen, tmp)
         if not remote:
             if textfiles.exists(path):
                 raise FileExistsError(f"{path} appeared during the export; not replacing it")

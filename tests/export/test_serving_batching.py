@@ -1,0 +1,65 @@
+"""What TF Serving needs to batch and warm up the export: `beam_search` takes its settings as
+scalars or one per input (so server-side batching can merge requests), and the export carries
+`assets.extra/tf_serving_warmup_requests`, one valid request per signature."""
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.export.conftest import BEAM
+
+pytestmark = pytest.mark.slow
+
+SOURCES = [b"the cat sat on the mat .", b"a b c d e f", b"hello world ."]
+
+
+@pytest.fixture(scope="module")
+def signatures(bert_export):
+    return tf.saved_model.load(bert_export).signatures
+
+
+def test_beam_search_takes_one_setting_per_input(signatures):
+    alphas, max_lengths, min_lengths = [0.0, 0.6, 2.0], [2, 10, 5], [0, 3, 1]
+    together = signatures["beam_search"](
+        inputs=tf.constant(SOURCES), alpha=tf.constant(alphas),
+        max_length=tf.constant(max_lengths), min_length=tf.constant(min_lengths))
+    for i, settings in enumerate(zip(alphas, max_lengths, min_lengths)):
+        alone = signatures["beam_search"](
+            inputs=tf.constant(SOURCES[i:i + 1]),
+            **{k: tf.constant(v) for k, v in zip(("alpha", "max_length", "min_length"),
+                                                 settings)})
+        assert list(together["outputs"][i].numpy()) == list(alone["outputs"][0].numpy())
+        np.testing.assert_allclose(together["scores"][i].numpy(), alone["scores"][0].numpy(),
+                                   rtol=1e-5)
+    assert all(len(h.split()) <= 2 for h in together["outputs"][0].numpy())  # max_length 2
+
+
+def test_a_setting_of_the_wrong_size_is_refused_in_one_line(signatures):
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match="alpha must be a scalar or have one value per input"):
+        signatures["beam_search"](inputs=tf.constant(SOURCES), alpha=tf.constant([0.6, 0.6]),
+                                  max_length=tf.constant(5), min_length=tf.constant(0))
+
+
+def test_the_warmup_requests_run_against_their_signatures(bert_export, signatures):
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    path = os.path.join(bert_export, "assets.extra", "tf_serving_warmup_requests")
+    logs = [prediction_log_pb2.PredictionLog.FromString(r.numpy())
+            for r in tf.data.TFRecordDataset(path)]
+    names = [log.predict_log.request.model_spec.signature_name for log in logs]
+    assert sorted(names) == sorted(signatures.keys())
+    for log in logs:  # what TF Serving does with each at load time
+        request = log.predict_log.request
+        function = signatures[request.model_spec.signature_name]
+        inputs = {k: tf.constant(tf.make_ndarray(v)) for k, v in request.inputs.items()}
+        assert set(inputs) == set(function.structured_input_signature[1])
+        outputs = function(**inputs)
+        assert all(v.shape[0] == 1 for v in outputs.values())
+    beam = next(log for log in logs
+                if log.predict_log.request.model_spec.signature_name == "beam_search")
+    assert tf.make_ndarray(beam.predict_log.request.inputs["max_length"]) == 10
+    assert signatures["beam_search"](inputs=tf.constant(SOURCES[:1]), alpha=tf.constant(0.6),
+                                     max_length=tf.constant(10), min_length=tf.constant(0))[
+        "outputs"].shape == (1, BEAM)
