@@ -66,11 +66,15 @@ class Generator(tf.Module):
       decode: beam size, alpha, min_length, no_repeat_ngram_size (`DecodeConfig`).
       static_shapes: pad every source to `max_source_length` (TPU-style fixed shapes: each
         batch size then traces and compiles once); the outputs do not change.
+      xla: compile the search (model and decoding loop; tokenization stays outside) with XLA
+        (`tf.function(jit_compile=True)`); TF Serving runs it with
+        `--xla_cpu_compilation_enabled=true`. One compilation per input shape: use it with
+        `static_shapes`. The outputs do not change.
     """
 
     def __init__(self, model, source_tokenizer, target_tokenizer, max_source_length: int,
                  max_target_length: int, decode: DecodeConfig = DecodeConfig(),
-                 static_shapes: bool = False, name=None):
+                 static_shapes: bool = False, xla: bool = False, name=None):
         super().__init__(name=name)
         self.model = model
         decoder_only = model.spec.decoder_only
@@ -88,6 +92,7 @@ class Generator(tf.Module):
         self.max_input_bytes = BYTES_PER_SOURCE_TOKEN * self.max_source_length
         self.decode = decode
         self.static_shapes = bool(static_shapes)
+        self.xla = bool(xla)
 
     # ----------------------------------------------------------------- pieces
 
@@ -103,10 +108,16 @@ class Generator(tf.Module):
             mask.set_shape([None, self.max_source_length])
         return ids, mask
 
+    def _compiled(self, function, ids, mask):
+        """function(ids, mask), compiled with XLA when the generator asks for it (`xla`)."""
+        if not self.xla:
+            return function(ids, mask)
+        return tf.function(function, jit_compile=True, autograph=False)(ids, mask)
+
     def search(self, ids, mask, alpha=None, length_limit=None, min_length=None):
         """Beam search on ids; returns dict(ids [B, n, L], lengths [B, n], scores [B, n])."""
         d = self.decode
-        return beam_search(
+        return self._compiled(lambda ids, mask: beam_search(
             self.model, ids, mask, beam_size=d.beam_size, max_length=self.max_target_length,
             start_id=self.start_id, end_id=int(self.special.end_id),
             pad_id=int(self.target_pad_id),
@@ -114,7 +125,7 @@ class Generator(tf.Module):
             min_length=d.min_length if min_length is None else min_length,
             no_repeat_ngram_size=d.no_repeat_ngram_size, length_limit=length_limit,
             early_stopping=d.early_stopping,
-            forbidden_ids=never_generated(self.special, self.start_id))
+            forbidden_ids=never_generated(self.special, self.start_id)), ids, mask)
 
     def detokenize(self, ids):
         """Strings [...] from ids [..., L] (padding and special tokens dropped)."""
@@ -129,8 +140,9 @@ class Generator(tf.Module):
     def generate(self, inputs):
         """inputs string [batch] -> {"outputs": string [batch]}: the best hypothesis."""
         ids, mask = self.encode_sources(inputs)
-        best, _ = decode(self.model, ids, mask, self.decode, self.special,
-                         self.max_target_length, self.start_id)  # evaluation's policy too
+        best, _ = self._compiled(lambda ids, mask: decode(  # evaluation's policy too
+            self.model, ids, mask, self.decode, self.special, self.max_target_length,
+            self.start_id), ids, mask)
         return {"outputs": self.detokenize(best)}
 
     @tf.function(input_signature=[STRINGS, SETTING[tf.float32], SETTING[tf.int32],

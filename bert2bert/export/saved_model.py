@@ -31,8 +31,10 @@ MODEL_INPUTS = ("encoder_token_ids", "encoder_padding_mask", "decoder_token_ids"
 
 
 def generator_for_run(model_dir: str, checkpoint: Optional[int] = None,
-                      static_shapes: bool = False, best: bool = False, **decode) -> Generator:
-    """A `Generator` for a run's checkpoint (`best`: the one `train.keep_best` kept);
+                      static_shapes: bool = False, best: bool = False, xla: bool = False,
+                      **decode) -> Generator:
+    """A `Generator` for a run's checkpoint (`best`: the one `train.keep_best` kept; `xla`:
+    the search compiled with XLA);
     `decode` overrides the run's `decode:` settings (beam_size, alpha, max_length,
     min_length, no_repeat_ngram_size)."""
     trained = run_dir.restore_model(model_dir, checkpoint, best=best)
@@ -46,7 +48,7 @@ def generator_for_run(model_dir: str, checkpoint: Optional[int] = None,
         raise ValueError(f"beam_size must be >= 1, got {settings.beam_size}")
     max_target = settings.max_length or config.task.max_target_length
     gen = Generator(trained.model, trained.source_tokenizer, trained.target_tokenizer,
-                    config.task.max_source_length, max_target, settings, static_shapes)
+                    config.task.max_source_length, max_target, settings, static_shapes, xla)
     gen.run = {"model_dir": textfiles.absolute(model_dir), "checkpoint": trained.checkpoint,
                "step": trained.step, "config": config.to_dict()}
     return gen
@@ -87,6 +89,7 @@ def save_generator(gen: Generator, path: str, metadata: Optional[dict] = None) -
             "max_target_length": gen.max_target_length,
             "decode": dataclasses.asdict(gen.decode),
             "static_shapes": gen.static_shapes,
+            "xla": gen.xla,
             **(metadata or {})})
         write_warmup_requests(gen, tmp)
         if not remote:
@@ -145,10 +148,10 @@ def claimed_version(base: str, version: Optional[int] = None):
 
 def export_run(model_dir: str, output: str, checkpoint: Optional[int] = None,
                version: Optional[int] = None, static_shapes: bool = False, best: bool = False,
-               **decode) -> str:
+               xla: bool = False, **decode) -> str:
     """Exports a run's checkpoint to `output/<version>` (default: the next free version);
     the newest readable checkpoint unless `checkpoint` is given or `best` (the checkpoint
-    `train.keep_best` kept)."""
-    gen = generator_for_run(model_dir, checkpoint, static_shapes, best, **decode)
+    `train.keep_best` kept); `xla` compiles the search with XLA (`Generator`)."""
+    gen = generator_for_run(model_dir, checkpoint, static_shapes, best, xla, **decode)
     with claimed_version(output, version) as path:
         return save_generator(gen, path, metadata={"run": gen.run})

@@ -63,3 +63,32 @@ def test_the_warmup_requests_run_against_their_signatures(bert_export, signature
     assert signatures["beam_search"](inputs=tf.constant(SOURCES[:1]), alpha=tf.constant(0.6),
                                      max_length=tf.constant(10), min_length=tf.constant(0))[
         "outputs"].shape == (1, BEAM)
+
+
+@pytest.fixture(scope="module")
+def xla_export(bert_run, tmp_path_factory):
+    from bert2bert.export import export_run
+
+    return export_run(bert_run, str(tmp_path_factory.mktemp("xla") / "export"),
+                      static_shapes=True, xla=True)
+
+
+def test_the_xla_compiled_export_gives_the_plain_exports_strings(xla_export, signatures):
+    import json
+
+    xla = tf.saved_model.load(xla_export).signatures
+    meta = json.load(open(os.path.join(xla_export, "assets.extra", "bert2bert.json")))
+    assert meta["xla"] is True and meta["static_shapes"] is True
+    graph = str(xla["serving_default"].graph.as_graph_def())
+    assert "_XlaMustCompile" in graph  # the search really is compiled
+    plain_graph = str(signatures["serving_default"].graph.as_graph_def())
+    assert "_XlaMustCompile" not in plain_graph
+    inputs = tf.constant(SOURCES)
+    assert list(xla["serving_default"](inputs=inputs)["outputs"].numpy()) == \
+        list(signatures["serving_default"](inputs=inputs)["outputs"].numpy())
+    settings = dict(alpha=tf.constant([0.0, 0.6, 2.0]), max_length=tf.constant([2, 10, 5]),
+                    min_length=tf.constant(1))
+    compiled = xla["beam_search"](inputs=inputs, **settings)
+    plain = signatures["beam_search"](inputs=inputs, **settings)
+    assert compiled["outputs"].numpy().tolist() == plain["outputs"].numpy().tolist()
+    np.testing.assert_allclose(compiled["scores"].numpy(), plain["scores"].numpy(), atol=1e-5)
