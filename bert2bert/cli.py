@@ -4,8 +4,9 @@
     bert2bert config [--config FILE] [--set section.key=value ...]
     bert2bert inspect PATH [--format NAME] [--json]
     bert2bert warm-start --config FILE [--set ...] --output DIR
+    bert2bert prepare --config FILE --output DIR [--splits train,validation] [--shards N]
     bert2bert train --config FILE --model_dir DIR [--strategy S] [--eval_every N] [--set ...]
-    bert2bert evaluate --model_dir DIR [--checkpoint N | --continuous] [--split S]
+    bert2bert evaluate --model_dir DIR [--checkpoint N | --continuous] [--split S] [--strategy S]
     bert2bert score --metric M --hyp F --ref F [--src F]
     bert2bert export --model_dir DIR --output EXPORT_DIR [--beam 4 --alpha 0.6 ...]
     bert2bert predict (--model_dir DIR | --saved_model DIR) --input FILE --output FILE
@@ -129,8 +130,11 @@ def cmd_train(args) -> int:
     if cfg.train.eval_every:
         from bert2bert.evaluation import evaluate
 
-        def evaluate_fn(model_dir, step):
-            metrics = evaluate(model_dir, step, progress=False)
+        def evaluate_fn(model_dir, step):  # in the run's strategy scope (loop.py)
+            import tensorflow as tf
+
+            metrics = evaluate(model_dir, step, progress=False,
+                               strategy=tf.distribute.get_strategy())
             print(json.dumps(metrics), flush=True)
             return metrics
     try:
@@ -141,6 +145,26 @@ def cmd_train(args) -> int:
         return 3
     print(f"trained {result.model_dir} from step {result.start_step} to {result.final_step}; "
           f"last loss {result.last_loss:.4f}")
+    return 0
+
+
+def cmd_prepare(args) -> int:
+    """Writes the task's splits as TFRecord shards of token ids and a manifest (training
+    reads them with task.file_format: prepared, task.data_dir: --output)."""
+    from bert2bert.config import load_config
+
+    cfg = load_config(args.config, args.set or [])
+    if textfiles.exists(args.output) and (not textfiles.isdir(args.output)
+                                          or textfiles.listdir(args.output)):
+        raise FileExistsError(f"--output {args.output}: not an empty directory; prepare into a "
+                              "new one (a prepared directory is never changed)")
+    from bert2bert.data.prepared import prepare_task, split_names  # TensorFlow: after the checks
+
+    done = prepare_task(cfg, args.output, split_names(args.splits), args.shards)
+    counts = ", ".join(f"{k}: {v.total} examples in {len(v.files)} shards"
+                       for k, v in done.manifest.splits.items())
+    print(f"prepared {done.directory} ({counts}); train with task.file_format=prepared "
+          f"task.data_dir={done.directory}")
     return 0
 
 
@@ -177,10 +201,11 @@ def cmd_evaluate(args) -> int:
 
     _logging()
     if args.continuous:
-        evaluate_continuously(args.model_dir, args.split, args.timeout, args.max_examples)
+        evaluate_continuously(args.model_dir, args.split, args.timeout, args.max_examples,
+                              strategy=args.strategy, tpu=args.tpu)
         return 0
-    print(json.dumps(evaluate(args.model_dir, args.checkpoint, args.split, args.max_examples),
-                     indent=1))
+    print(json.dumps(evaluate(args.model_dir, args.checkpoint, args.split, args.max_examples,
+                              strategy=args.strategy, tpu=args.tpu), indent=1))
     return 0
 
 
@@ -273,7 +298,7 @@ def cmd_export(args) -> int:
 
             raise UsageError("--best and --checkpoint: give one")
         path = export_run(args.model_dir, args.output, args.checkpoint, args.version,
-                          args.static_shapes, args.best, **_decode_overrides(args))
+                          args.static_shapes, args.best, args.xla, **_decode_overrides(args))
     except Exception as e:  # noqa: BLE001 - only write failures are handled here
         code = _write_failed("export", e, f"no new version in {args.output}")
         if code is None:
@@ -349,6 +374,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = with_config(sub.add_parser("config", help="print the resolved config"))
     p.set_defaults(func=cmd_config)
 
+    p = with_config(sub.add_parser(
+        "prepare", help="featurize a task's splits into TFRecord shards of token ids"))
+    p.add_argument("--output", required=True, help="a new directory for shards and manifest")
+    p.add_argument("--splits", default="train", help="comma-separated splits (default train)")
+    p.add_argument("--shards", type=int, default=8, help="shards per split (default 8; at "
+                                                         "least the number of workers)")
+    p.set_defaults(func=cmd_prepare)
+
     from bert2bert.training.strategy import STRATEGIES
 
     p = with_config(sub.add_parser("train", help="train or resume a run in --model_dir"))
@@ -384,6 +417,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max_examples", type=int)
     p.add_argument("--timeout", type=float, default=3600,
                    help="with --continuous: stop after this many seconds without a checkpoint")
+    p.add_argument("--strategy", choices=STRATEGIES, default="default",
+                   help="decode per-replica batches (tpu: static shapes); same results")
+    p.add_argument("--tpu", help="TPU name or address (with --strategy tpu)")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("score", help="score hypotheses against references; prints JSON")
@@ -431,6 +467,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="pad sources to the max source length (fixed shapes, e.g. for TPU)")
     p.add_argument("--best", action="store_true",
                    help="the checkpoint train.keep_best kept (model_dir/best/)")
+    p.add_argument("--xla", action="store_true",
+                   help="compile the search with XLA (TF Serving: "
+                        "--xla_cpu_compilation_enabled=true); best with --static_shapes")
     p.set_defaults(func=cmd_export)
 
     p = with_decode(sub.add_parser("predict", help="one prediction per input line"))

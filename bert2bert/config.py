@@ -98,9 +98,11 @@ class TaskConfig:
     name: str = "wikisplit"
     tfds_name: Optional[str] = None
     data_files: Dict[str, str] = dataclasses.field(default_factory=dict)
-    file_format: Literal["tfds", "tsv", "jsonl", "builtin"] = "tfds"
+    # "prepared": token ids that `bert2bert prepare` wrote into `data_dir` (TFRecord shards
+    # and manifest.json); training reads them per worker and resumes without replay.
+    file_format: Literal["tfds", "tsv", "jsonl", "builtin", "prepared"] = "tfds"
     builtin_kind: Literal["fusion", "split"] = "fusion"  # with file_format builtin
-    data_dir: Optional[str] = None  # TFDS data_dir
+    data_dir: Optional[str] = None  # TFDS data_dir; with file_format prepared, its directory
     manual_dir: Optional[str] = None  # TFDS manual_dir (offline copies of the downloads)
     source_key: str = "source"
     target_key: str = "target"
@@ -155,6 +157,9 @@ class TrainConfig:
     eval_batch_size: int = 32
     max_eval_examples: Optional[int] = None
     shuffle_buffer: int = 10000
+    # Every batch [batch_size, max_*_length] (evaluation pads the last partial batch and drops
+    # its padded rows): one trace and one XLA program for all batches. Always on under the
+    # tpu strategy (training.strategy.uses_static_shapes).
     static_shapes: bool = False
     bucket_by_length: bool = False  # training batches grouped by length (less padding)
     jit_compile: bool = False  # XLA for forward + backward (one compile per batch shape)

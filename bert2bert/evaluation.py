@@ -1,26 +1,54 @@
 """Evaluation of a run: decode a split, write predictions, score with the task's metrics.
 
     results = evaluate("runs/smoke")                      # newest checkpoint
+    results = evaluate("runs/smoke", strategy="mirrored") # per-replica batches, same numbers
     evaluate_continuously("runs/smoke", timeout=600)      # like Estimator's continuous eval
 
 Writes `eval/predictions-<step>.txt` (one line per example), `eval/results-<step>.json`
-and TensorBoard scalars under `eval/`.
+(the metrics, the teacher-forced `loss`, without label smoothing, and its `perplexity`) and
+TensorBoard scalars under `eval/`. Under a strategy each replica decodes its share of every
+batch (`training.eval_step`); the loss is the SUM of token losses over the SUM of tokens and the
+hypotheses are gathered in the split's order, so any replica count gives one device's results.
+With `train.static_shapes` (on under the tpu strategy) every batch has one shape, the final
+partial one padded and its padded rows dropped; with `train.jit_compile` the loss and the
+decoding are compiled with XLA, once for the whole split.
 """
+import dataclasses
 import json
 import logging
+import math
 import time
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 import tensorflow as tf
 
 from bert2bert import textfiles
 from bert2bert.checkpoints.base import CheckpointError
 from bert2bert.data import make_dataset
+from bert2bert.data.features import pad_ids_of
 from bert2bert.decoding import decode as run_decoding
 from bert2bert.metrics import compute_metrics
 from bert2bert.training import files, run_dir
+from bert2bert.training.eval_step import EvalStep, eval_batches
+from bert2bert.training.strategy import is_chief, strategy_of, uses_static_shapes
 
 log = logging.getLogger("bert2bert")
+
+
+@dataclasses.dataclass
+class Decoded:
+    """A split decoded by one checkpoint, in the split's order."""
+
+    hypotheses: List[str]
+    sources: List[str]
+    references: List[str]
+    loss_sum: float      # teacher-forced token losses of the split, summed
+    tokens: float        # real target tokens of the split
+    traces: Dict[str, int]  # traces of the eval step's functions (`EvalStep.traces`)
+
+    @property
+    def loss(self) -> float:
+        return self.loss_sum / self.tokens if self.tokens else float("nan")
 
 
 def tokenized_text(tokenizer, texts):
@@ -32,66 +60,116 @@ def tokenized_text(tokenizer, texts):
     return out
 
 
-def evaluate(model_dir: str, checkpoint: Optional[int] = None, split: str = "validation",
-             max_examples: Optional[int] = None, progress: bool = True) -> Dict:
-    """Decodes `split` with the given (or newest) checkpoint and scores it."""
-    trained = run_dir.restore_model(model_dir, checkpoint)
-    config, model, path, step = trained.config, trained.model, trained.checkpoint, trained.step
+def decode_split(trained, split: str, strategy, max_examples: Optional[int] = None,
+                 progress: bool = True, static_shapes: Optional[bool] = None,
+                 jit_compile: Optional[bool] = None) -> Decoded:
+    """Decodes `split` with a restored run (`run_dir.restore_model`, its model built in
+    `strategy`'s scope) and computes its teacher-forced loss. `static_shapes` and
+    `jit_compile` default to the run's `train.*` settings (static under the tpu strategy)."""
+    config, model = trained.config, trained.model
     source_tok, target_tok = trained.source_tokenizer, trained.target_tokenizer
     special = target_tok.special_tokens
     start_id = model.spec.start_id(special)
-    limit = max_examples or config.train.max_eval_examples
-    batch = config.train.eval_batch_size
-    dataset = make_dataset(config.task, split, source_tok, target_tok, batch,
+    static = uses_static_shapes(config.train.static_shapes if static_shapes is None
+                                else static_shapes, strategy)
+    jit = config.train.jit_compile if jit_compile is None else jit_compile
+    replicas = strategy.num_replicas_in_sync
+    rows = -(-config.train.eval_batch_size // replicas) * replicas  # a multiple of replicas
+    dataset = make_dataset(config.task, split, source_tok, target_tok, rows,
                            data_dir=config.task.data_dir, manual_dir=config.task.manual_dir,
-                           decoder_only=model.spec.decoder_only, training=False, limit=limit,
-                           keep_text=True, start_id=start_id)  # batches carry their strings
-    max_length = config.decode.max_length or config.task.max_target_length
-
-    @tf.function(reduce_retracing=True)
-    def decode(ids, mask):  # the run's decode settings: beam search unless beam_size is 1
-        return run_decoding(model, ids, mask, config.decode, special, max_length, start_id)
-
-    from tqdm.auto import tqdm
-
-    hyps, sources, refs = [], [], []
-    for inputs, _ in tqdm(dataset, desc=f"eval {split}", unit="batch", disable=not progress):
-        ids, _ = decode(inputs["encoder_token_ids"], inputs["encoder_padding_mask"])
-        hyps += [t.decode("utf-8").strip() for t in target_tok.detokenize(ids).numpy()]
+                           decoder_only=model.spec.decoder_only, training=False,
+                           limit=max_examples or config.train.max_eval_examples,
+                           keep_text=True, start_id=start_id).cache()
+    sources, refs = [], []
+    for inputs, _ in dataset:  # the strings, on the host (fills the cache)
         sources += [t.decode("utf-8") for t in inputs["source_text"].numpy()]
         refs += [t.decode("utf-8") for t in inputs["target_text"].numpy()]
+    lengths = (config.task.max_source_length, config.task.max_target_length) if static else None
+    batches = eval_batches(dataset, rows, pad_ids_of(source_tok, target_tok,
+                                                     model.spec.decoder_only), lengths)
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    max_length = config.decode.max_length or config.task.max_target_length
+
+    def decode_fn(ids, mask):  # the run's decode settings: beam search unless beam_size is 1
+        return run_decoding(model, ids, mask, config.decode, special, max_length, start_id)
+
+    step = EvalStep(model, strategy, decode_fn, jit_compile=jit)
+    from tqdm.auto import tqdm
+
+    hyps, loss_sum, tokens = [], 0.0, 0.0
+    for batch in tqdm(strategy.experimental_distribute_dataset(batches.with_options(options)),
+                      desc=f"eval {split}", unit="batch", disable=not progress,
+                      total=math.ceil(len(refs) / rows)):
+        total, count, ids, real = step(batch)
+        loss_sum, tokens = loss_sum + float(total), tokens + float(count)
+        ids = ids.numpy()[real.numpy() > 0]
+        hyps += [t.decode("utf-8").strip() for t in target_tok.detokenize(ids).numpy()]
+    return Decoded(hyps, sources, refs, loss_sum, tokens, dict(step.traces))
+
+
+def evaluate(model_dir: str, checkpoint: Optional[int] = None, split: str = "validation",
+             max_examples: Optional[int] = None, progress: bool = True, strategy="default",
+             tpu: Optional[str] = None, *, static_shapes: Optional[bool] = None,
+             jit_compile: Optional[bool] = None) -> Dict:
+    """Decodes `split` with the given (or newest) checkpoint and scores it. `strategy`: a name
+    of `training.strategy.STRATEGIES` or a tf.distribute strategy; the chief writes."""
+    strategy = strategy_of(strategy, tpu)
+    with strategy.scope():
+        trained = run_dir.restore_model(model_dir, checkpoint)
+    config, step = trained.config, trained.step
+    decoded = decode_split(trained, split, strategy, max_examples, progress, static_shapes,
+                           jit_compile)
+    hyps, sources, refs = decoded.hypotheses, decoded.sources, decoded.references
     if config.task.metrics_on_tokenized_text:
-        sources, refs = (tokenized_text(target_tok, texts) for texts in (sources, refs))
+        sources, refs = (tokenized_text(trained.target_tokenizer, texts)
+                         for texts in (sources, refs))
     lower = config.task.lowercase_metrics
     scores = compute_metrics(config.task.metrics or ["exact"], sources,
                              [h.lower() for h in hyps] if lower else hyps,
                              [r.lower() for r in refs] if lower else refs)
-    out_dir = textfiles.join(model_dir, "eval")
-    files.write_text(textfiles.join(out_dir, f"predictions-{step}.txt"),
-                     "".join(h.replace("\n", " ") + "\n" for h in hyps))
-    results = {"step": step, "checkpoint": path, "split": split, "examples": len(refs),
-               **{k: float(v) for k, v in scores.items()}}
-    files.write_json(textfiles.join(out_dir, f"results-{step}.json"), results)
-    writer = tf.summary.create_file_writer(out_dir)
-    with writer.as_default(step=step):
-        for key, value in scores.items():
-            tf.summary.scalar(key, float(value))
-    writer.flush()
+    scores = {k: float(v) for k, v in scores.items()}
+    scores.update(loss=decoded.loss, perplexity=_perplexity(decoded.loss))
+    results = {"step": step, "checkpoint": trained.checkpoint, "split": split,
+               "examples": len(refs), **scores}
+    if is_chief(strategy):
+        _write(model_dir, step, hyps, results, scores)
     log.info("eval at step %d: %s", step, scores)
     return results
 
 
+def _perplexity(loss: float) -> float:
+    return loss if math.isnan(loss) else math.exp(min(loss, 700.0))
+
+
+def _write(model_dir: str, step: int, hyps: List[str], results: Dict, scores: Dict) -> None:
+    """eval/predictions-<step>.txt, eval/results-<step>.json and the TensorBoard scalars."""
+    out_dir = textfiles.join(model_dir, "eval")
+    files.write_text(textfiles.join(out_dir, f"predictions-{step}.txt"),
+                     "".join(h.replace("\n", " ") + "\n" for h in hyps))
+    files.write_json(textfiles.join(out_dir, f"results-{step}.json"), results)
+    writer = tf.summary.create_file_writer(out_dir)
+    with writer.as_default(step=step):
+        for key, value in scores.items():
+            tf.summary.scalar(key, value)
+    writer.flush()
+
+
 def evaluate_continuously(model_dir: str, split: str = "validation", timeout: float = 3600,
-                          max_examples: Optional[int] = None):
+                          max_examples: Optional[int] = None, strategy="default",
+                          tpu: Optional[str] = None):
     """Evaluates every new checkpoint until the run reaches its last step (re-read from the
     run's config.yaml each time: a resumed run may have changed it) or none appears for
     `timeout` seconds. A checkpoint deleted or unreadable before it could be evaluated
-    (`keep_checkpoints`) is skipped, loudly. Returns the list of results."""
+    (`keep_checkpoints`) is skipped, loudly. `strategy` is made once for all of them.
+    Returns the list of results."""
+    strategy = strategy_of(strategy, tpu)
     results = []
     for path in tf.train.checkpoints_iterator(model_dir, timeout=timeout):
         step = int(path.rsplit("-", 1)[-1])
         try:
-            results.append(evaluate(model_dir, step, split, max_examples, progress=False))
+            results.append(evaluate(model_dir, step, split, max_examples, progress=False,
+                                    strategy=strategy))
             print(json.dumps(results[-1]), flush=True)
         except CheckpointError as e:
             log.warning("skipped %s: %s", path, e)

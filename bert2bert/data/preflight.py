@@ -32,6 +32,10 @@ def check_task(task: TaskConfig, splits: Iterable[str]) -> None:
         elif fmt == "builtin":
             from bert2bert.data.builtin import builtin_split
             builtin_split(split)
+        elif fmt == "prepared":  # ids of the prepared splits; the text of the others
+            from bert2bert.data.manifest import read_manifest, text_task
+            if split not in read_manifest(task.data_dir).splits:
+                check_task(text_task(task), [split])
         elif fmt == "tfds":
             if not task.tfds_name:
                 raise ConfigError(f"config error: task {task.name!r}: file_format 'tfds' needs "
@@ -40,7 +44,7 @@ def check_task(task: TaskConfig, splits: Iterable[str]) -> None:
             key_fields(task.target_key, "target_key")
         else:
             raise ConfigError(f"config error: task {task.name!r}: unknown file_format {fmt!r}; "
-                              f"expected tfds, tsv, jsonl or builtin")
+                              f"expected tfds, tsv, jsonl, builtin or prepared")
 
 
 def check_checkpoints(model: ModelConfig) -> None:

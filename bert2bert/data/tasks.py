@@ -11,6 +11,9 @@
 |             |                                        | header                              |
 | jsonl       | `task.data_files[split]`               | field names of each JSON object     |
 | builtin     | `bert2bert.data.builtin` (no files)    | ignored (`task.builtin_kind`)       |
+| prepared    | the text task in `task.data_dir`'s     | the text task's                     |
+|             | manifest (training reads the ids:      |                                     |
+|             | `bert2bert.data.sharded`)              |                                     |
 
 A key `a+b` joins several fields with one space (empty fields skipped), e.g. DiscoFuse's
 "incoherent_first_sentence+incoherent_second_sentence". TSV fields are split on tabs (no
@@ -172,6 +175,10 @@ def load_examples(task, split: str, data_dir: Optional[str] = None,
       allow_download: False never touches the network (a missing dataset is an error).
     """
     check_task(task, [split])  # one line naming the file, line or key (cheap; cached)
+    if task.file_format == "prepared":  # ids only: the text is where it was prepared from
+        from bert2bert.data.manifest import text_task
+        return load_examples(text_task(task), split, shuffle_files=shuffle_files, seed=seed,
+                             allow_download=allow_download)
     fmt = task.file_format
     data_dir = data_dir or getattr(task, "data_dir", None)
     manual_dir = manual_dir or getattr(task, "manual_dir", None)

@@ -6,8 +6,12 @@ Under any tf.distribute strategy the model, optimizer and step live in the
 strategy scope; the loss is the sum of token losses divided by the GLOBAL
 number of real target tokens, so any replica count gives the same update.
 A run resumes from its newest readable checkpoint (weights, optimizer slots,
-step and dropout RNG state; the input pipeline skips the batches already seen).
+step and dropout RNG state). Text input (tsv, jsonl, tfds, builtin) skips the batches
+already seen; prepared input (`task.file_format: prepared`, `bert2bert prepare`) is read
+per worker with `distribute_datasets_from_function` and restarts at the example where it
+stopped, recorded in the checkpoint (`bert2bert.data.run_input`): no replay.
 """
+import contextlib
 import dataclasses
 import logging
 import math
@@ -21,6 +25,7 @@ from bert2bert import grid, textfiles
 from bert2bert.checkpoints.vocabulary import Vocabularies, vocabularies
 from bert2bert.config import Config
 from bert2bert.data import make_dataset
+from bert2bert.data.run_input import PreparedInput, check_prepared
 from bert2bert.precision import resolve_dtype_policy
 from bert2bert.errors import UsageError
 from bert2bert.factory import model_of_run, warm_started
@@ -28,7 +33,7 @@ from bert2bert.training import files, run_dir, run_lock
 from bert2bert.training.best import keep_if_best
 from bert2bert.training.optimizer import build_optimizer
 from bert2bert.training.step import StepResult, TrainStep, make_train_step  # noqa: F401
-from bert2bert.training.strategy import is_chief, resolve_strategy
+from bert2bert.training.strategy import is_chief, resolve_strategy, uses_static_shapes
 
 log = logging.getLogger("bert2bert")
 
@@ -110,6 +115,9 @@ def train(config: Config, model_dir: str, strategy_name: str = "default", tpu: O
     `overwrite`: train in a directory with other files, or replace a run's config."""
     if config.train.keep_best.metric and not (config.train.eval_every and evaluate_fn):
         raise UsageError("train.keep_best needs evaluations: set train.eval_every (--eval_every)")
+    prepared = config.task.file_format == "prepared"
+    if prepared:
+        check_prepared(config)  # one line, before any model is built
     strategy = resolve_strategy(strategy_name, tpu)
     chief = is_chief(strategy)
     lock = run_lock.acquire(model_dir) if chief else None  # noqa: F841 - held until return
@@ -117,6 +125,10 @@ def train(config: Config, model_dir: str, strategy_name: str = "default", tpu: O
     config = dataclasses.replace(
         config, model=dataclasses.replace(config.model, dtype_policy=precision.policy))
     config, model, vocab, _ = _prepare_run(config, model_dir, strategy, overwrite)
+    # A strategy that needs one batch shape (tpu) turns static shapes on for this process;
+    # config.yaml keeps what the user set.
+    config = dataclasses.replace(config, train=dataclasses.replace(
+        config.train, static_shapes=uses_static_shapes(config.train.static_shapes, strategy)))
     if model.dtype_policy.name != precision.policy:  # a resumed run keeps its own
         precision = resolve_dtype_policy(model.dtype_policy.name)
     tcfg = config.train
@@ -125,9 +137,11 @@ def train(config: Config, model_dir: str, strategy_name: str = "default", tpu: O
         optimizer = build_optimizer(config.optimizer, hidden, tcfg.train_steps,
                                     config.model.dtype_policy, clip_in_optimizer=False)
         optimizer.build(model.trainable_variables)
+    start_id = model.spec.start_id(vocab.target.tokenizer().special_tokens)
+    source = PreparedInput(config, vocab, start_id, strategy) if prepared else None
     global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, seeds=seed_states(model),
-                                     step=global_step)
+                                     step=global_step, **(source.checkpointed() if source else {}))
     directory = (model_dir if chief else
                  textfiles.join(model_dir, f"worker_{_task_id(strategy)}"))
     manager, restored = run_dir.open_checkpoints(checkpoint, directory, tcfg.keep_checkpoints)
@@ -144,10 +158,13 @@ def train(config: Config, model_dir: str, strategy_name: str = "default", tpu: O
         return TrainResult(model_dir, start, start, float("nan"), [])
 
     accumulation = tcfg.gradient_accumulation_steps
-    dataset = datasets_for(config, vocab, "train", tcfg.batch_size, training=True,
-                           start_id=model.spec.start_id(vocab.target.tokenizer().special_tokens))
-    dataset = dataset.skip(start * accumulation)  # micro-batches already consumed
-    iterator = iter(strategy.experimental_distribute_dataset(dataset))
+    if source:  # each worker its shards, from the recorded position
+        iterator = source.iterator(start)
+    else:
+        dataset = datasets_for(config, vocab, "train", tcfg.batch_size, training=True,
+                               start_id=start_id)
+        dataset = dataset.skip(start * accumulation)  # micro-batches already consumed
+        iterator = iter(strategy.experimental_distribute_dataset(dataset))
     train_step = TrainStep(model, optimizer, strategy, tcfg.label_smoothing,
                            config.optimizer.clip_norm, tcfg.jit_compile, accumulation)
     loss_scaling = config.model.dtype_policy == "mixed_float16"
@@ -202,9 +219,12 @@ def train(config: Config, model_dir: str, strategy_name: str = "default", tpu: O
             step % tcfg.eval_every == 0 or step == end))
         if step % tcfg.checkpoint_every == 0 or step == end or evaluate_now:
             global_step.assign(step)
+            if source:
+                source.mark(step)
             manager.save(checkpoint_number=step)
         if evaluate_now:
-            metrics = evaluate_fn(model_dir, step)
+            with evaluation_scope(strategy):
+                metrics = evaluate_fn(model_dir, step)
             if tcfg.keep_best.metric and metrics is not None:
                 record = keep_if_best(model_dir, step, metrics, tcfg.keep_best)
                 if record.step == step:
@@ -212,6 +232,15 @@ def train(config: Config, model_dir: str, strategy_name: str = "default", tpu: O
                               f"kept as {textfiles.join(model_dir, 'best', f'ckpt-{step}')}")
     bar.close()
     return TrainResult(model_dir, start, step, loss, losses, skipped)
+
+
+def evaluation_scope(strategy):
+    """Where evaluations during training run: in the run's strategy scope (its devices, as
+    `tf.distribute.get_strategy()`), except under multi_worker, where only the chief
+    evaluates and so cannot join collectives: there on its own devices."""
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return contextlib.nullcontext()
+    return strategy.scope()
 
 
 def default_steps_per_loop(strategy) -> int:

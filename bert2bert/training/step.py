@@ -17,8 +17,10 @@ the same update as one batch of N * b (and any replica count the same as one dev
   update when it is not finite; such a step is reported as `skipped`, not as an error.
 
 The learning-rate schedule, `optimizer.iterations`, checkpoints and summaries therefore all
-count real updates.
+count real updates. `traces` counts how often each function was traced (Python bodies run
+once per trace): with static shapes no count grows after the first update of each kind.
 """
+import collections
 import dataclasses
 
 import keras
@@ -60,7 +62,8 @@ def current_learning_rate(optimizer):
 class TrainStep:
     """Calling it with a (distributed) iterator reads `accumulation` micro-batches and applies
     one update; returns a `StepResult`. `jit_compile` compiles each forward and backward pass
-    with XLA (one compile per batch shape: use it with static shapes or few bucket lengths)."""
+    with XLA (one compile per batch shape: use it with static shapes or few bucket lengths);
+    the cross-replica sum, clipping and optimizer update stay outside XLA (all-reduces)."""
 
     def __init__(self, model, optimizer, strategy, label_smoothing=0.0, clip_norm=None,
                  jit_compile=False, accumulation=1):
@@ -71,6 +74,7 @@ class TrainStep:
         self.accumulation = accumulation
         self.variables = model.trainable_variables
         self._loss_scaling = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+        self.traces = collections.Counter()  # "gradients", "accumulate", "update", "loop"
         self._sums = None
         if accumulation > 1:
             with strategy.scope():  # per-replica accumulators
@@ -109,6 +113,7 @@ class TrainStep:
         return StepResult(*self._loop_fn(iterator, tf.constant(count, tf.int32)))
 
     def _loop(self, iterator, count):
+        self.traces["loop"] += 1
         arrays = [tf.TensorArray(dtype, size=count) for dtype in
                   (tf.float32, tf.float32, tf.int32, tf.float32, tf.bool)]
         for i in tf.range(count):
@@ -125,6 +130,7 @@ class TrainStep:
     def _gradients(self, inputs, labels):
         """(token-loss sum, token count, dense gradient of the loss-scaled mean token loss) of
         one micro-batch; `count / loss scale` times it is the gradient of the token-loss sum."""
+        self.traces["gradients"] += 1
         with tf.GradientTape() as tape:
             logits = self.model(inputs, training=True)
             total, count = masked_cross_entropy_sum(labels, logits, inputs["decoder_padding_mask"],
@@ -178,10 +184,12 @@ class TrainStep:
     # ---------------------------------------------------------------- cross replica
 
     def _accumulate(self, batch):
+        self.traces["accumulate"] += 1
         n = self.strategy.run(self._replica_accumulate, args=(batch,))
         return self.strategy.reduce(SUM, n, axis=None)
 
     def _update(self, batch):
+        self.traces["update"] += 1
         loss, norm, n, lr = self.strategy.run(self._replica_update, args=(batch,))
         mean = tf.distribute.ReduceOp.MEAN
         norm = self.strategy.reduce(mean, norm, axis=None)

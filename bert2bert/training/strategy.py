@@ -1,5 +1,7 @@
 """tf.distribute strategies by name: default, mirrored, multi_worker (TF_CONFIG), tpu."""
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
+# Strategies that need every batch of one shape (XLA compiles the whole step per shape).
+STATIC_SHAPES = ("tpu",)
 
 
 def resolve_strategy(name: str = "default", tpu: str = None):
@@ -18,6 +20,27 @@ def resolve_strategy(name: str = "default", tpu: str = None):
         tf.tpu.experimental.initialize_tpu_system(resolver)
         return tf.distribute.TPUStrategy(resolver)
     raise ValueError(f"unknown strategy {name!r}; valid: {', '.join(STRATEGIES)}")
+
+
+def strategy_of(strategy=None, tpu: str = None):
+    """`strategy` itself when it is a tf.distribute strategy, else `resolve_strategy(name)`
+    (None: the default strategy)."""
+    if strategy is None or isinstance(strategy, str):
+        return resolve_strategy(strategy or "default", tpu)
+    return strategy
+
+
+def uses_static_shapes(configured: bool, strategy=None) -> bool:
+    """`train.static_shapes`, turned on by a strategy that needs it (tpu): `strategy` is a
+    name or a tf.distribute strategy."""
+    if configured:
+        return True
+    if strategy is None or isinstance(strategy, str):
+        return strategy in STATIC_SHAPES
+    import tensorflow as tf
+
+    return isinstance(strategy, (tf.distribute.TPUStrategy,
+                                 tf.distribute.experimental.TPUStrategy))
 
 
 def is_chief(strategy) -> bool:
