@@ -8,6 +8,8 @@ import tensorflow as tf
 from bert2bert.decoding import beam_search
 from tests.decoding.common import PAD, START, frequent_token, setup
 
+pytestmark = pytest.mark.slow  # 4 searches per case on 2 cores
+
 ALPHAS = [0.0, 0.6, 1.5, 3.0]
 LIMITS = [3, 8, 5, 8]
 MIN_LENGTHS = [0, 2, 4, 1]
