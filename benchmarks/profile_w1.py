@@ -19,32 +19,26 @@ import argparse
 import json
 import os
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+from bench_w1 import cpu_facts, timed, w1_config  # noqa: E402
 
 BATCH, BEAMS, SRC, TGT, TRAIN_BATCH = 8, 4, 128, 32, 16
 
 
 def per_call(function, min_seconds: float) -> float:
-    """Milliseconds per call of `function()` (its result's `numpy()` forces the work), after
-    two warm-up calls, repeated for at least `min_seconds`."""
-    for _ in range(2):
-        _force(function())
-    count, tic = 0, time.perf_counter()
-    while time.perf_counter() - tic < min_seconds or count < 3:
-        out = function()
-        count += 1
-    _force(out)
-    return 1000 * (time.perf_counter() - tic) / count
-
-
-def _force(out):
+    """Milliseconds per call of `function()` after two warm-up calls, repeated for at least
+    `min_seconds` (`bench_w1.timed`)."""
     import tensorflow as tf
 
-    for t in tf.nest.flatten(out, expand_composites=True):
-        t.numpy()
+    def first_output():  # an eager call returns once all its outputs are computed
+        return tf.nest.flatten(function(), expand_composites=True)[0]
+
+    for _ in range(2):
+        first_output().numpy()
+    per_second, _ = timed(first_output, min_seconds, least=3)
+    return 1000 / per_second
 
 
 def matmul_gflops(min_seconds: float, dtype: str) -> float:
@@ -77,7 +71,8 @@ def beam_parts(model, min_seconds: float) -> dict:
     def blocks():
         visible = (tf.range(TGT) <= step)[None, None, :]
         hidden_states, _ = model.decoder(
-            tf.reshape(tokens, (-1, 1)), self_mask=visible, position_ids=tf.reshape(step, (1, 1)),
+            tf.reshape(tokens, (-1, 1)), self_mask=visible,
+            position_ids=tf.reshape(step + model.spec.decoder_position_shift, (1, 1)),
             cross_caches=constants.cross_key_values, cross_mask=constants.cross_mask,
             caches=state.cache, cache_index=step)
         return hidden_states
@@ -207,7 +202,6 @@ def main():
     import keras
     import tensorflow as tf
 
-    from bench_w1 import cpu_facts, w1_config
     from bert2bert.models import build_model
 
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)

@@ -80,7 +80,7 @@ def cmd_warm_start(args) -> int:
     and the config with the model shape resolved from the checkpoints."""
     from bert2bert.config import load_config
     from bert2bert.factory import warm_started
-    from bert2bert.training import files
+    from bert2bert import atomic
 
     cfg = load_config(args.config, args.set or [])
     if textfiles.isdir(args.output) and textfiles.listdir(args.output) and not args.overwrite:
@@ -88,11 +88,11 @@ def cmd_warm_start(args) -> int:
                               "--overwrite to replace its files")
     resolved, model, report, _ = warm_started(cfg, strict=not args.no_strict)
     print(report.summary())
-    report_path = files.write_json(textfiles.join(args.output, "warm_start.json"),
+    report_path = atomic.write_json(textfiles.join(args.output, "warm_start.json"),
                                    report.to_dict())
-    files.write_text(textfiles.join(args.output, "config.yaml"), resolved.to_yaml())
+    atomic.write_text(textfiles.join(args.output, "config.yaml"), resolved.to_yaml())
     model_path = textfiles.join(args.output, "model.keras")
-    with files.replacing(model_path) as tmp:
+    with atomic.replacing(model_path) as tmp:
         model.save(tmp)
     print(f"wrote {model_path}, {report_path} and config.yaml")
     return 0
@@ -153,11 +153,10 @@ def cmd_prepare(args) -> int:
     reads them with task.file_format: prepared, task.data_dir: --output)."""
     from bert2bert.config import load_config
 
+    from bert2bert.data.manifest import check_output
+
     cfg = load_config(args.config, args.set or [])
-    if textfiles.exists(args.output) and (not textfiles.isdir(args.output)
-                                          or textfiles.listdir(args.output)):
-        raise FileExistsError(f"--output {args.output}: not an empty directory; prepare into a "
-                              "new one (a prepared directory is never changed)")
+    check_output(args.output)
     from bert2bert.data.prepared import prepare_task, split_names  # TensorFlow: after the checks
 
     done = prepare_task(cfg, args.output, split_names(args.splits), args.shards)

@@ -11,7 +11,7 @@ batch (`training.eval_step`); the loss is the SUM of token losses over the SUM o
 hypotheses are gathered in the split's order, so any replica count gives one device's results.
 With `train.static_shapes` (on under the tpu strategy) every batch has one shape, the final
 partial one padded and its padded rows dropped; with `train.jit_compile` the loss and the
-decoding are compiled with XLA, once for the whole split.
+decoding are compiled with XLA (with static shapes, once for the whole split).
 """
 import dataclasses
 import json
@@ -28,7 +28,8 @@ from bert2bert.data import make_dataset
 from bert2bert.data.features import pad_ids_of
 from bert2bert.decoding import decode as run_decoding
 from bert2bert.metrics import compute_metrics
-from bert2bert.training import files, run_dir
+from bert2bert import atomic
+from bert2bert.training import run_dir
 from bert2bert.training.eval_step import EvalStep, eval_batches
 from bert2bert.training.strategy import is_chief, strategy_of, uses_static_shapes
 
@@ -145,9 +146,9 @@ def _perplexity(loss: float) -> float:
 def _write(model_dir: str, step: int, hyps: List[str], results: Dict, scores: Dict) -> None:
     """eval/predictions-<step>.txt, eval/results-<step>.json and the TensorBoard scalars."""
     out_dir = textfiles.join(model_dir, "eval")
-    files.write_text(textfiles.join(out_dir, f"predictions-{step}.txt"),
+    atomic.write_text(textfiles.join(out_dir, f"predictions-{step}.txt"),
                      "".join(h.replace("\n", " ") + "\n" for h in hyps))
-    files.write_json(textfiles.join(out_dir, f"results-{step}.json"), results)
+    atomic.write_json(textfiles.join(out_dir, f"results-{step}.json"), results)
     writer = tf.summary.create_file_writer(out_dir)
     with writer.as_default(step=step):
         for key, value in scores.items():

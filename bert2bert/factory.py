@@ -11,11 +11,12 @@ import dataclasses
 from typing import Dict, NamedTuple, Optional
 
 from bert2bert.checkpoints.base import CheckpointReader
+from bert2bert.checkpoints.vocabulary import vocabularies
 from bert2bert.checkpoints.warm_start import (WarmStartReport, architectures, open_readers,
                                               warm_start)
-from bert2bert.config import Config
+from bert2bert.config import Config, validate
 from bert2bert.models import Seq2SeqModel, build_model
-from bert2bert.resolve import pinned_config
+from bert2bert.resolve import model_spec, pinned_config
 
 
 class WarmStarted(NamedTuple):
@@ -34,6 +35,11 @@ def warm_started(config: Config, label_smoothing: float = 0.0, scope=None,
     readers = open_readers(config.model)
     checkpoints = architectures(readers)
     pinned = dataclasses.replace(config, model=pinned_config(config.model, checkpoints))
+    # The lengths against the checkpoints' position tables (the config alone could not say).
+    validate(pinned, " (with the checkpoints' architecture)")
+    if config.model.decoder_start != "start":  # its token is in the vocabulary: one line now
+        model_spec(config.model, checkpoints).start_id(
+            vocabularies(config.model, readers).target.tokenizer().special_tokens)
     with scope or contextlib.nullcontext():
         model = build_model(config.model, label_smoothing=label_smoothing,
                             checkpoints=checkpoints)

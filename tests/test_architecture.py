@@ -7,7 +7,7 @@ import os
 
 from tests.helpers import REPO
 
-FLOORS = {"errors": 0, "lazy": 0, "ranges": 0, "spec": 0, "grid": 0, "parameters": 0,
+FLOORS = {"errors": 0, "lazy": 0, "ranges": 0, "spec": 0, "grid": 0, "parameters": 0, "atomic": 0,
           "textfiles": 0, "config": 1, "precision": 1, "resolve": 1, "layers": 2, "decoding": 2,
           "metrics": 2, "models": 3, "text": 3, "checkpoints": 4, "data": 4, "factory": 4,
           "training": 5, "evaluation": 5, "export": 6, "demo": 8, "cli": 9}

@@ -58,6 +58,14 @@ def source_special_ids(tokenizer) -> Tuple[Tuple[int, ...], Tuple[int, ...]]:
     return (int(st.start_id),), (int(st.end_id),)
 
 
+def input_pads(pad_ids: Tuple[int, int]) -> dict:
+    """What each model input is padded with: ids with their side's pad id (`pad_ids`:
+    source, target), masks with 0. Labels pad with the target's pad id."""
+    source_pad, target_pad = (int(i) for i in pad_ids)
+    return {"encoder_token_ids": source_pad, "encoder_padding_mask": 0,
+            "decoder_token_ids": target_pad, "decoder_padding_mask": 0}
+
+
 def pad_ids_of(source_tokenizer, target_tokenizer, decoder_only: bool = False) -> Tuple[int, int]:
     """(source pad id, target pad id); decoder_only uses the target's for both."""
     target_pad = int(target_tokenizer.special_tokens.pad_id)
@@ -203,13 +211,8 @@ def batch_examples(dataset: tf.data.Dataset, batch_size: int, max_source_length:
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    source_pad, target_pad = (int(i) for i in pad_ids)
-    padding_values = (
-        {"encoder_token_ids": tf.constant(source_pad, tf.int32),
-         "encoder_padding_mask": tf.constant(0, tf.int32),
-         "decoder_token_ids": tf.constant(target_pad, tf.int32),
-         "decoder_padding_mask": tf.constant(0, tf.int32)},
-        tf.constant(target_pad, tf.int32))
+    padding_values = ({k: tf.constant(v, tf.int32) for k, v in input_pads(pad_ids).items()},
+                      tf.constant(int(pad_ids[1]), tf.int32))
     text_keys = [k for k in ("source_text", "target_text") if k in dataset.element_spec[0]]
     padding_values[0].update({k: tf.constant("", tf.string) for k in text_keys})
     if shuffle_buffer and shuffle_buffer > 0:

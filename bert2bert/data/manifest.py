@@ -24,6 +24,13 @@ from bert2bert import textfiles
 from bert2bert.config import TaskConfig
 from bert2bert.data.errors import DataError
 
+def check_output(output: str) -> None:
+    """Refuses, in one line, an output directory that holds anything (before TensorFlow)."""
+    if textfiles.exists(output) and (not textfiles.isdir(output) or textfiles.listdir(output)):
+        raise FileExistsError(f"--output {output}: not an empty directory; prepare into a new "
+                              "one (a prepared directory is never changed)")
+
+
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 FEATURES = ("encoder_token_ids", "decoder_token_ids", "labels")  # int64 lists per example

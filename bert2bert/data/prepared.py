@@ -11,32 +11,22 @@ Training reads it with `task.file_format: prepared` and `task.data_dir: <the dir
 """
 import contextlib
 import dataclasses
-import json
-import os
-import uuid
 from typing import Dict, List, Sequence
 
 import tensorflow as tf
 
-from bert2bert import grid, textfiles
+from bert2bert import atomic, grid, textfiles
 from bert2bert.checkpoints.vocabulary import Vocabularies, vocabularies
 from bert2bert.checkpoints.warm_start import architectures, open_readers
 from bert2bert.config import Config
 from bert2bert.data.features import featurize
 from bert2bert.data.manifest import (FEATURES, FORMAT_VERSION, Manifest, SplitRecord,
-                                     manifest_path, vocab_record)
+                                     check_output, manifest_path, vocab_record)
 from bert2bert.data.preflight import check_task
 from bert2bert.data.tasks import load_examples
 from bert2bert.errors import UsageError
 from bert2bert.resolve import model_spec
 from bert2bert.text.from_files import FILE_KEYS
-
-
-def check_output(output: str) -> None:
-    """Refuses, in one line, an output directory that holds anything."""
-    if textfiles.exists(output) and (not textfiles.isdir(output) or textfiles.listdir(output)):
-        raise FileExistsError(f"--output {output}: not an empty directory; prepare into a new "
-                              "one (a prepared directory is never changed)")
 
 
 def shard_name(split: str, index: int, count: int) -> str:
@@ -61,7 +51,7 @@ def write_split(examples: tf.data.Dataset, output: str, split: str, shards: int,
     counts = [0] * shards
     with contextlib.ExitStack() as stack:
         writers = [stack.enter_context(tf.io.TFRecordWriter(stack.enter_context(
-            _replacing(textfiles.join(output, name))))) for name in names]
+            atomic.replacing(textfiles.join(output, name), overwrite=False)))) for name in names]
         bar = stack.enter_context(tqdm(desc=f"prepare {split}", unit="ex", disable=not progress,
                                        dynamic_ncols=True))
         for index, (inputs, labels) in enumerate(examples.as_numpy_iterator()):
@@ -69,29 +59,6 @@ def write_split(examples: tf.data.Dataset, output: str, split: str, shards: int,
             counts[index % shards] += 1
             bar.update(1)
     return SplitRecord(files=names, counts=counts, total=sum(counts))
-
-
-@contextlib.contextmanager
-def _replacing(path: str):
-    """Yields a hidden temp path beside `path`, renamed onto it (never over an existing file)
-    when the block succeeds, removed when it fails. (`training.files` is a floor above.)"""
-    folder, name = textfiles.absolute(path).rsplit("/", 1) if textfiles.is_url(path) else \
-        os.path.split(textfiles.absolute(path))
-    tmp = textfiles.join(folder, f".{name}.part-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    try:
-        yield tmp
-        textfiles.rename(tmp, path, overwrite=False)
-    except BaseException:
-        with contextlib.suppress(Exception):
-            if textfiles.lexists(tmp):
-                textfiles.remove(tmp)
-        raise
-
-
-def _write_json(path: str, obj) -> None:
-    with _replacing(path) as tmp:
-        with textfiles.open_file(tmp, "w") as f:
-            f.write(json.dumps(obj, indent=1))
 
 
 @dataclasses.dataclass
@@ -132,7 +99,7 @@ def prepare_task(config: Config, output: str, splits: Sequence[str], shards: int
                              start_id=start_id)
         records[split] = write_split(examples, output, split, shards, progress)
     manifest = manifest_of(config, vocab, start_id, decoder_start, records)
-    _write_json(manifest_path(output), manifest.to_dict())
+    atomic.write_json(manifest_path(output), manifest.to_dict())
     return Prepared(output, manifest)
 
 

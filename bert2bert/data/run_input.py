@@ -1,7 +1,8 @@
 """A training run's input from prepared shards: checked, distributed, resumed in place.
 
-    source = PreparedInput(config, vocab, start_id, strategy)   # checks the manifest
-    checkpoint = tf.train.Checkpoint(..., **source.checkpointed())
+    position = InputPosition()
+    checkpoint = tf.train.Checkpoint(..., **position.checkpointed())   # then restored
+    source = PreparedInput(config, vocab, start_id, strategy, position)  # checks the manifest
     iterator = source.iterator(start_step)   # each worker: its shards, from its position
     source.mark(step)                        # before each save
 
@@ -33,10 +34,26 @@ def check_prepared(config: Config) -> None:
     read_manifest(config.task.data_dir).split("train", manifest_path(config.task.data_dir))
 
 
-class PreparedInput:
-    """The "train" split of `config.task.data_dir`, held against the run (see the module)."""
+class InputPosition:
+    """Where a run's prepared input stands, saved with every checkpoint: the examples each
+    input pipeline has handed out and how many pipelines there were."""
 
-    def __init__(self, config: Config, vocab, start_id: int, strategy, split: str = "train"):
+    def __init__(self):
+        self.examples = tf.Variable(0, dtype=tf.int64, trainable=False, name="input_examples")
+        self.pipelines = tf.Variable(0, dtype=tf.int64, trainable=False, name="input_pipelines")
+
+    def checkpointed(self) -> dict:
+        """The checkpoint entries of the input position."""
+        return {"input": tf.train.Checkpoint(examples=self.examples, pipelines=self.pipelines)}
+
+
+class PreparedInput:
+    """The "train" split of `config.task.data_dir`, held against the run (see the module).
+    Made once the checkpoint (and its `InputPosition`) is restored: tokenizers built before a
+    restore can lose their TensorFlow resources."""
+
+    def __init__(self, config: Config, vocab, start_id: int, strategy,
+                 position: InputPosition, split: str = "train"):
         task, tcfg = config.task, config.train
         check_prepared(config)
         manifest = read_manifest(task.data_dir)
@@ -54,13 +71,8 @@ class PreparedInput:
                                 tcfg.shuffle_buffer, tcfg.seed)
         self.reader = ShardedInput(settings, manifest)
         self.strategy, self.accumulation = strategy, tcfg.gradient_accumulation_steps
-        self.examples = tf.Variable(0, dtype=tf.int64, trainable=False, name="input_examples")
-        self.pipelines = tf.Variable(0, dtype=tf.int64, trainable=False, name="input_pipelines")
+        self.examples, self.pipelines = position.examples, position.pipelines
         self._start_step = self._start = self._per_update = self._count = None
-
-    def checkpointed(self) -> dict:
-        """The checkpoint entries of the input position."""
-        return {"input": tf.train.Checkpoint(examples=self.examples, pipelines=self.pipelines)}
 
     def iterator(self, step: int):
         """The distributed iterator of a run at update `step` (the restored position)."""

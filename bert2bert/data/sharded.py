@@ -27,7 +27,7 @@ import tensorflow as tf
 
 from bert2bert import textfiles
 from bert2bert.data.errors import DataError
-from bert2bert.data.features import batch_examples
+from bert2bert.data.features import batch_examples, input_pads
 from bert2bert.data.manifest import FEATURES, Manifest, manifest_path
 
 EPOCHS = 2 ** 62  # "forever": training stops by steps
@@ -151,8 +151,7 @@ class ShardedInput:
 def _join_batches(batches, pad_ids):
     """Concatenates padded (inputs, labels) batches along the batch axis, padding each to the
     longest first (ids with their side's pad id, masks with 0)."""
-    pads = {"encoder_token_ids": pad_ids[0], "decoder_token_ids": pad_ids[1],
-            "encoder_padding_mask": 0, "decoder_padding_mask": 0}
+    pads = input_pads(pad_ids)
 
     def join(tensors, pad):
         width = tf.reduce_max(tf.stack([tf.shape(t)[1] for t in tensors]))

@@ -100,9 +100,12 @@ def beam_search(model, source_ids, source_mask, *, beam_size: int, max_length: i
                             _pick(alive_ids, cand_beam))
         ended = tf.equal(cand_token, end_id)
 
-        # The best candidates that did not end stay alive; their caches follow them.
-        alive_log_probs, keep = tf.math.top_k(tf.where(ended, NEG_INF, cand_log_probs), k=beams)
-        alive_ids = _pick(cand_ids, keep)
+        # The best candidates that did not end stay alive; their caches follow them. A source
+        # past its own length limit keeps its alive hypotheses as they were at the limit.
+        new_log_probs, keep = tf.math.top_k(tf.where(ended, NEG_INF, cand_log_probs), k=beams)
+        past = (step >= limit)[:, None]
+        alive_log_probs = tf.where(past, alive_log_probs, new_log_probs)
+        alive_ids = tf.where(past[:, :, None], alive_ids, _pick(cand_ids, keep))
         parents = tf.reshape(row_start + _pick(cand_beam, keep), [-1])
         cache = tf.nest.map_structure(lambda t: tf.gather(t, parents), new_state.cache)
 

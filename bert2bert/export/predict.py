@@ -12,7 +12,7 @@ import tensorflow as tf
 from bert2bert import textfiles
 from bert2bert.errors import UsageError
 from bert2bert.textfiles import raw_lines
-from bert2bert.training import files
+from bert2bert import atomic
 
 log = logging.getLogger("bert2bert")
 
@@ -85,6 +85,6 @@ def predict_file(input_path: str, output_path: str, batch_size: int = 32,
     lines = list(raw_lines(input_path))
     check_output(input_path, output_path, overwrite)
     outputs = predict_lines(lines, batch_size=batch_size, progress=progress, **source)
-    files.write_text(output_path, "".join(o + "\n" for o in outputs), overwrite)
+    atomic.write_text(output_path, "".join(o + "\n" for o in outputs), overwrite)
     log.info("wrote %d predictions to %s", len(outputs), output_path)
     return len(outputs)

@@ -22,7 +22,8 @@ from bert2bert import textfiles
 from bert2bert.config import DecodeConfig
 from bert2bert.export.generator import IDS, Generator
 from bert2bert.export.warmup import write_warmup_requests
-from bert2bert.training import files, run_dir
+from bert2bert import atomic
+from bert2bert.training import run_dir
 
 log = logging.getLogger("bert2bert")
 METADATA = "bert2bert.json"
@@ -80,10 +81,10 @@ def save_generator(gen: Generator, path: str, metadata: Optional[dict] = None) -
         raise FileExistsError(f"{path} exists: export into a new directory (or a new version)")
     started = time.time()
     remote = textfiles.is_url(path)
-    tmp = path if remote else files.temp_name(path)
+    tmp = path if remote else atomic.temp_name(path)
     try:
         tf.saved_model.save(reusable_root(gen), tmp, signatures=gen.signatures())
-        files.write_json(textfiles.join(tmp, "assets.extra", METADATA), {
+        atomic.write_json(textfiles.join(tmp, "assets.extra", METADATA), {
             "signatures": sorted(gen.signatures()),
             "max_source_length": gen.max_source_length,
             "max_target_length": gen.max_target_length,

@@ -4,7 +4,8 @@ TF Serving replays these requests when it loads a version, before it marks the v
 available, so the first real request does not pay for the graph's first run (kernel and
 memory set-up, XLA compilation with `--xla_cpu_compilation_enabled=true`). One request per
 signature, each a `PredictionLog` in a TFRecord file, as TF Serving's SavedModel warm-up
-reads them.
+reads them. Every input has a batch dimension, so the requests pass server-side batching
+(`--enable_batching`), which a failing warm-up request would stop from loading the version.
 """
 from typing import Dict
 
@@ -20,9 +21,10 @@ def warmup_inputs(gen) -> Dict[str, Dict[str, tf.Tensor]]:
     ids, mask = gen.encode_sources(text)
     return {
         "serving_default": {"inputs": text},
-        "beam_search": {"inputs": text, "alpha": tf.constant(gen.decode.alpha, tf.float32),
-                        "max_length": tf.constant(gen.max_target_length, tf.int32),
-                        "min_length": tf.constant(gen.decode.min_length, tf.int32)},
+        # One setting per input: requests with scalars cannot pass server-side batching.
+        "beam_search": {"inputs": text, "alpha": tf.constant([gen.decode.alpha], tf.float32),
+                        "max_length": tf.constant([gen.max_target_length], tf.int32),
+                        "min_length": tf.constant([gen.decode.min_length], tf.int32)},
         "generate_ids": {"input_ids": ids, "input_mask": mask},
         "score": {"sources": text, "targets": text},
     }

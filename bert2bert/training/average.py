@@ -18,7 +18,8 @@ from bert2bert import textfiles
 from bert2bert.checkpoints.base import CheckpointError
 from bert2bert.errors import UsageError
 from bert2bert.factory import model_of_run
-from bert2bert.training import files, run_dir
+from bert2bert import atomic
+from bert2bert.training import run_dir
 
 
 def _restore(checkpoint: tf.train.Checkpoint, prefix: str) -> None:
@@ -62,7 +63,7 @@ def average_checkpoints(model_dir: str, last: int, output: str) -> str:
     checkpoint = tf.train.Checkpoint(model=model, seeds=seeds, step=step)
     manager, _ = run_dir.open_checkpoints(checkpoint, output, max_to_keep=None)
     prefix = manager.save(checkpoint_number=numbers[-1])
-    files.write_json(textfiles.join(output, "averaged.json"),
+    atomic.write_json(textfiles.join(output, "averaged.json"),
                      {"from": textfiles.absolute(model_dir), "checkpoints": chosen,
                       "step": numbers[-1]})
     run_dir.save_config(output, config)  # last: marks the directory as a run

@@ -13,7 +13,7 @@ from typing import Dict, Optional
 from bert2bert import textfiles
 from bert2bert.checkpoints.base import CheckpointError
 from bert2bert.config import KeepBest
-from bert2bert.training import files
+from bert2bert import atomic
 
 BEST_DIR = "best"
 RECORD = "best.json"
@@ -63,7 +63,7 @@ def keep_if_best(model_dir: str, step: int, metrics: Dict[str, float],
     new = BestRecord(keep.metric, keep.mode, value, step)
     for piece in pieces:  # the new one first, then the record, then the old one goes
         textfiles.copy(piece, textfiles.join(best, os.path.basename(piece)), overwrite=True)
-    files.write_json(textfiles.join(best, RECORD), dataclasses.asdict(new))
+    atomic.write_json(textfiles.join(best, RECORD), dataclasses.asdict(new))
     if record is not None and record.step != step:
         for piece in textfiles.glob(textfiles.join(best, f"ckpt-{record.step}.*")):
             textfiles.remove(piece)

@@ -15,6 +15,7 @@ from typing import Callable, Optional, Tuple
 
 import tensorflow as tf
 
+from bert2bert.data.features import input_pads
 from bert2bert.models.loss import masked_cross_entropy_sum
 from bert2bert.models.seq2seq import INPUT_KEYS
 
@@ -27,9 +28,8 @@ def eval_batches(dataset: tf.data.Dataset, rows: int, pad_ids: Tuple[int, int],
     dropped: `rows` rows each (a short batch repeats its first row; `real` [rows] float32 is 0
     there) and, given (source, target) `lengths`, sequences padded to them with `pad_ids`
     (source pad id, target pad id; masks pad with 0)."""
-    source_pad, target_pad = (int(i) for i in pad_ids)
-    pads = {"encoder_token_ids": source_pad, "encoder_padding_mask": 0,
-            "decoder_token_ids": target_pad, "decoder_padding_mask": 0}
+    target_pad = int(pad_ids[1])
+    pads = input_pads(pad_ids)
 
     def fit(inputs, labels):
         n = tf.shape(labels)[0]

@@ -25,11 +25,12 @@ from bert2bert import grid, textfiles
 from bert2bert.checkpoints.vocabulary import Vocabularies, vocabularies
 from bert2bert.config import Config
 from bert2bert.data import make_dataset
-from bert2bert.data.run_input import PreparedInput, check_prepared
+from bert2bert.data.run_input import InputPosition, PreparedInput, check_prepared
 from bert2bert.precision import resolve_dtype_policy
 from bert2bert.errors import UsageError
 from bert2bert.factory import model_of_run, warm_started
-from bert2bert.training import files, run_dir, run_lock
+from bert2bert import atomic
+from bert2bert.training import run_dir, run_lock
 from bert2bert.training.best import keep_if_best
 from bert2bert.training.optimizer import build_optimizer
 from bert2bert.training.step import StepResult, TrainStep, make_train_step  # noqa: F401
@@ -99,7 +100,7 @@ def _prepare_run(config: Config, model_dir: str, strategy, overwrite: bool = Fal
     vocab = vocabularies(config.model, readers)
     if chief:
         vocab = run_dir.save_vocabularies(model_dir, vocab)
-        files.write_json(textfiles.join(model_dir, run_dir.REPORT_FILE), report.to_dict())
+        atomic.write_json(textfiles.join(model_dir, run_dir.REPORT_FILE), report.to_dict())
         run_dir.save_config(model_dir, resolved)  # last: marks the directory as a run
     print(report.summary(), flush=True)
     return resolved, model, vocab, report
@@ -137,11 +138,11 @@ def train(config: Config, model_dir: str, strategy_name: str = "default", tpu: O
         optimizer = build_optimizer(config.optimizer, hidden, tcfg.train_steps,
                                     config.model.dtype_policy, clip_in_optimizer=False)
         optimizer.build(model.trainable_variables)
-    start_id = model.spec.start_id(vocab.target.tokenizer().special_tokens)
-    source = PreparedInput(config, vocab, start_id, strategy) if prepared else None
+    position = InputPosition() if prepared else None
     global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, seeds=seed_states(model),
-                                     step=global_step, **(source.checkpointed() if source else {}))
+                                     step=global_step,
+                                     **(position.checkpointed() if position else {}))
     directory = (model_dir if chief else
                  textfiles.join(model_dir, f"worker_{_task_id(strategy)}"))
     manager, restored = run_dir.open_checkpoints(checkpoint, directory, tcfg.keep_checkpoints)
@@ -158,6 +159,10 @@ def train(config: Config, model_dir: str, strategy_name: str = "default", tpu: O
         return TrainResult(model_dir, start, start, float("nan"), [])
 
     accumulation = tcfg.gradient_accumulation_steps
+    # The input is made last, right before it is read: a SentencePiece tokenizer's TensorFlow
+    # resource made earlier in the run can be gone by then (text/sentencepiece.py).
+    start_id = model.spec.start_id(vocab.target.tokenizer().special_tokens)
+    source = PreparedInput(config, vocab, start_id, strategy, position) if prepared else None
     if source:  # each worker its shards, from the recorded position
         iterator = source.iterator(start)
     else:
@@ -262,7 +267,7 @@ def _per_update(results: StepResult):
 
 def _record_precision(model_dir: str, precision) -> None:
     """Writes what dtype policy the run uses and why (`precision.json`)."""
-    files.write_json(textfiles.join(model_dir, "precision.json"), precision.to_dict())
+    atomic.write_json(textfiles.join(model_dir, "precision.json"), precision.to_dict())
 
 
 def _task_id(strategy):

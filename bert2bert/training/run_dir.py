@@ -10,7 +10,7 @@
       .lock               the training process holding the run (`run_lock`)
       quarantine/         unfinished or unreadable checkpoints moved aside, kept for inspection
 
-Every file is written atomically (`files`); a checkpoint counts only when complete (its
+Every file is written atomically (`bert2bert.atomic`); a checkpoint counts only when complete (its
 .index and every data shard present); numbers on disk are never saved over.
 """
 import contextlib
@@ -31,7 +31,7 @@ from bert2bert.config import Config, config_from_dict, read_yaml
 from bert2bert.errors import UsageError
 from bert2bert.factory import model_of_run
 from bert2bert.text.vocabulary import Vocabulary
-from bert2bert.training import files
+from bert2bert import atomic
 from bert2bert.training.run_lock import LOCK_FILE
 
 log = logging.getLogger("bert2bert")
@@ -55,7 +55,7 @@ _OWN = re.compile(r"^(config\.yaml|vocab|warm_start\.json|precision\.json|averag
 
 
 def save_config(model_dir: str, config: Config) -> None:
-    files.write_text(textfiles.join(model_dir, CONFIG_FILE), config.to_yaml())
+    atomic.write_text(textfiles.join(model_dir, CONFIG_FILE), config.to_yaml())
 
 
 def load_run_config(model_dir: str) -> Config:
@@ -73,9 +73,9 @@ def save_vocabularies(model_dir: str, vocabs: Vocabularies) -> Vocabularies:
         moved = vocabulary.moved(textfiles.join(model_dir, VOCAB_DIR, side))
         for (_, path), (_, dest) in zip(vocabulary.files, moved.files):
             if textfiles.absolute(path) != textfiles.absolute(dest):
-                files.copy_file(path, dest)
+                atomic.copy_file(path, dest)
         saved[side] = moved
-    files.write_json(textfiles.join(model_dir, VOCAB_DIR, "vocab.json"),
+    atomic.write_json(textfiles.join(model_dir, VOCAB_DIR, "vocab.json"),
                      {side: v.to_json(model_dir) for side, v in saved.items()})
     return Vocabularies(**saved)
 
@@ -105,7 +105,7 @@ def foreign_entries(model_dir: str) -> List[str]:
     if not textfiles.isdir(model_dir):
         return []
     names = sorted(n for n in textfiles.listdir(model_dir)
-                   if not (_OWN.match(n) or files.is_temp_name(n)))
+                   if not (_OWN.match(n) or atomic.is_temp_name(n)))
     if not is_run(model_dir) and textfiles.exists(textfiles.join(model_dir, CONFIG_FILE)):
         names.insert(0, CONFIG_FILE)
     return names

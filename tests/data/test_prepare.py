@@ -88,24 +88,24 @@ def test_a_second_prepare_refuses_in_one_line(prepared, tiny_smoke, capsys):
 def test_a_run_that_does_not_match_stops_naming_the_field(prepared, tmp_path):
     """Checked before training: a changed length, start token or vocabulary file."""
     from bert2bert.data.errors import DataError
-    from bert2bert.data.run_input import PreparedInput
+    from bert2bert.data.run_input import InputPosition, PreparedInput
 
     config, done = prepared
     use = ["task.file_format=prepared", f"task.data_dir={done.directory}"]
     vocab, start_id, _ = run_vocabularies(config)
     strategy = tf.distribute.get_strategy()
-    PreparedInput(_with(config, use), vocab, start_id, strategy)  # the config prepared: fine
+    PreparedInput(_with(config, use), vocab, start_id, strategy, InputPosition())  # fine
     with pytest.raises(DataError, match=r"manifest.json: prepared with max_target_length=16 "
                                         r"but this run has 12; run `bert2bert prepare` again"):
         PreparedInput(_with(config, use + ["task.max_target_length=12"]), vocab, start_id,
-                      strategy)
+                      strategy, InputPosition())
     with pytest.raises(DataError, match="prepared with start_id=101 but this run has 103"):
-        PreparedInput(_with(config, use), vocab, 103, strategy)
+        PreparedInput(_with(config, use), vocab, 103, strategy, InputPosition())
     other = tmp_path / "vocab.txt"
     other.write_text(open(dict(vocab.target.files)["vocab_txt"]).read() + "extra\n")
     changed = vocab._replace(target=type(vocab.target)("bert", {"vocab_txt": str(other)}, True))
     with pytest.raises(DataError, match=r"prepared with target_vocab.sha256="):
-        PreparedInput(_with(config, use), changed, start_id, strategy)
+        PreparedInput(_with(config, use), changed, start_id, strategy, InputPosition())
 
 
 def _with(config, overrides):

@@ -6,23 +6,30 @@ import pytest
 import tensorflow as tf
 
 from bert2bert.decoding import beam_search
-from tests.decoding.common import PAD, START, frequent_token, setup
+from tests.decoding.common import NEVER, PAD, START, frequent_token, setup
 
 pytestmark = pytest.mark.slow  # 4 searches per case on 2 cores
 
 ALPHAS = [0.0, 0.6, 1.5, 3.0]
-LIMITS = [3, 8, 5, 8]
+LIMITS = [3, 8, 5, 8]  # sources 0 and 2 stop while the others go on
 MIN_LENGTHS = [0, 2, 4, 1]
 
 
-def search(model, src, mask, alpha, limit, min_length, **rules):
+def search(model, src, mask, alpha, limit, min_length, end_id=None, **rules):
     return beam_search(model, src, mask, beam_size=3, max_length=8, start_id=START,
-                       end_id=frequent_token("bert2bert"), pad_id=PAD, alpha=alpha,
-                       length_limit=limit, min_length=min_length, **rules)
+                       end_id=frequent_token("bert2bert") if end_id is None else end_id,
+                       pad_id=PAD, alpha=alpha, length_limit=limit, min_length=min_length,
+                       **rules)
 
 
-@pytest.mark.parametrize("rules", [{}, {"keep_unfinished": False}, {"early_stopping": True}],
-                         ids=["default", "model_garden", "early_stopping"])
+@pytest.mark.parametrize("rules", [
+    {}, {"keep_unfinished": False}, {"early_stopping": True},
+    # nothing ends: with keep_unfinished=False each source returns its alive hypotheses,
+    # which must stop growing at the source's own limit
+    {"keep_unfinished": False, "end_id": NEVER},
+    {"keep_unfinished": False, "early_stopping": True, "end_id": NEVER}],
+    ids=["default", "model_garden", "early_stopping", "model_garden_unended",
+         "early_unended"])
 def test_per_source_settings_equal_searching_each_source_alone(rules):
     model, src, mask = setup("bert2bert")
     together = search(model, src, mask, tf.constant(ALPHAS), tf.constant(LIMITS),

@@ -11,7 +11,8 @@ import tensorflow as tf
 
 from bert2bert.cli import main
 from bert2bert.config import TaskConfig
-from bert2bert.training import files, run_dir
+from bert2bert import atomic
+from bert2bert.training import run_dir
 from tests.export.conftest import MAX_SOURCE, MAX_TARGET, make_run
 from tests.helpers import REPO
 
@@ -166,7 +167,7 @@ def test_predict_refuses_to_overwrite(run_with_truncated_newest, tmp_path, capsy
         one_line_error(capsys, *words)
         assert snapshot(tmp_path) == before, args
 
-    monkeypatch.setattr(files, "_fsync", disk_full)  # the data is written, then the disk fills
+    monkeypatch.setattr(atomic, "_fsync", disk_full)  # the data is written, then the disk fills
     assert main(predict + ["--input", str(source), "--output", str(out), "--overwrite"]) == 2
     one_line_error(capsys, "predict failed", "No space left on device", "unchanged")
     assert snapshot(tmp_path) == before  # no temp file left either
@@ -222,4 +223,4 @@ def test_warm_start_refuses_a_non_empty_output_and_writes_the_resolved_config(tm
     assert {"config.yaml", "warm_start.json", "model.keras"} <= set(os.listdir(out))
     config = run_dir.load_run_config(str(out))
     assert config.model.encoder.hidden_size == 384 and config.model.decoder.num_layers == 2
-    assert not [n for n in os.listdir(out) if files.is_temp_name(n)]
+    assert not [n for n in os.listdir(out) if atomic.is_temp_name(n)]

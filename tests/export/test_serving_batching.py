@@ -55,11 +55,13 @@ def test_the_warmup_requests_run_against_their_signatures(bert_export, signature
         function = signatures[request.model_spec.signature_name]
         inputs = {k: tf.constant(tf.make_ndarray(v)) for k, v in request.inputs.items()}
         assert set(inputs) == set(function.structured_input_signature[1])
+        # one batch dimension of 1 on every input: what server-side batching needs
+        assert {tuple(v.shape[:1]) for v in inputs.values()} == {(1,)}
         outputs = function(**inputs)
         assert all(v.shape[0] == 1 for v in outputs.values())
     beam = next(log for log in logs
                 if log.predict_log.request.model_spec.signature_name == "beam_search")
-    assert tf.make_ndarray(beam.predict_log.request.inputs["max_length"]) == 10
+    assert tf.make_ndarray(beam.predict_log.request.inputs["max_length"]).tolist() == [10]
     assert signatures["beam_search"](inputs=tf.constant(SOURCES[:1]), alpha=tf.constant(0.6),
                                      max_length=tf.constant(10), min_length=tf.constant(0))[
         "outputs"].shape == (1, BEAM)

@@ -117,3 +117,23 @@ def test_decoder_inputs_begin_with_the_given_start_id():
         decoder, labels = PairEncoder(tok, tok, 8, 8, start_id=start_id).targets(strings)
         assert decoder.to_list() == [[first, 7], [first, 7]]
         assert labels.to_list() == [[7, 3], [7, 3]]
+
+
+def test_a_vocabulary_without_a_mask_token_is_refused_before_the_model_is_built(
+        tmp_path, monkeypatch):
+    from bert2bert import factory
+    from bert2bert.config import Config, ModelConfig, TaskConfig
+    from tests.fixtures.checkpoints import write_bert_tf1
+    from tests.fixtures.vocab import bert_vocab_tokens
+
+    tokens = [t for t in bert_vocab_tokens(99) if t != "[MASK]"]
+    (tmp_path / "vocab.txt").write_text("\n".join(tokens) + "\n", encoding="utf-8")
+    ckpt = write_bert_tf1(str(tmp_path / "bert"), vocab_txt=str(tmp_path / "vocab.txt"),
+                          hidden_size=8, num_heads=2, intermediate_size=16, num_layers=1)
+    monkeypatch.setattr(factory, "build_model", lambda *a, **k: pytest.fail("model built"))
+    config = Config(model=ModelConfig(variant="bert2bert", decoder_start="mask",
+                                      encoder_checkpoint=ckpt.directory,
+                                      decoder_checkpoint=ckpt.directory),
+                    task=TaskConfig(max_source_length=32, max_target_length=32))
+    with pytest.raises(SpecError, match="target vocabulary of bert2bert has no mask token"):
+        factory.warm_started(config)

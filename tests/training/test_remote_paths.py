@@ -23,7 +23,8 @@ import yaml
 from bert2bert import textfiles
 from bert2bert.cli import main
 from bert2bert.errors import UsageError
-from bert2bert.training import files, run_lock
+from bert2bert import atomic
+from bert2bert.training import run_lock
 
 # The smoke run, as short as it gets: one update, one checkpoint, greedy decoding.
 QUICK = ["train.train_steps=1", "train.checkpoint_every=1", "train.log_every=1",
@@ -68,15 +69,15 @@ def test_urls_are_joined_and_never_made_absolute():
 
 def test_atomic_writes_on_ram_leave_no_temp_file(ram):
     path = textfiles.join(ram, "run", "config.yaml")  # its folder does not exist yet
-    files.write_text(path, "a: 1\n")
-    files.write_json(textfiles.join(ram, "run", "r.json"), {"x": 1})
+    atomic.write_text(path, "a: 1\n")
+    atomic.write_json(textfiles.join(ram, "run", "r.json"), {"x": 1})
     assert sorted(textfiles.listdir(textfiles.join(ram, "run"))) == ["config.yaml", "r.json"]
-    files.write_text(path, "a: 2\n")  # replaced
+    atomic.write_text(path, "a: 2\n")  # replaced
     assert textfiles.read_text(path) == "a: 2\n"
     with pytest.raises(FileExistsError, match="config.yaml"):
-        files.write_text(path, "a: 3\n", overwrite=False)
+        atomic.write_text(path, "a: 3\n", overwrite=False)
     with pytest.raises(RuntimeError):  # a writer that fails half-way: the target is untouched
-        with files.replacing(path) as tmp:
+        with atomic.replacing(path) as tmp:
             with textfiles.open_file(tmp, "wb") as f:
                 f.write(b"half")
             raise RuntimeError("killed")
@@ -184,7 +185,7 @@ def copy_to_ram(tiny_smoke: str, ram: str) -> str:
         text = f.read().replace(local, textfiles.join(ram, "in"))
     assert "ram://" in yaml.safe_load(text)["task"]["data_files"]["train"]
     config = textfiles.join(ram, "in", "tiny_smoke.yaml")
-    files.write_text(config, text)
+    atomic.write_text(config, text)
     return config
 
 
