@@ -3,7 +3,6 @@ MultiWorkerMirroredStrategy give the losses of one process on the same global ba
 resumed run starts where it stopped without reading the batches before (counted)."""
 import json
 import os
-import subprocess
 import sys
 
 import numpy as np
@@ -13,8 +12,8 @@ import tensorflow as tf
 from bert2bert.config import load_config
 from bert2bert.data import run_input, sharded
 from bert2bert.data.prepared import prepare_task
-from tests.helpers import REPO
-from tests.training.test_training_runs import (assert_same_weights, final_weights, free_ports)
+from tests.training.test_training_runs import (assert_same_weights, final_weights, free_ports,
+                                               succeeded, worker_processes)
 
 pytestmark = pytest.mark.slow
 
@@ -91,25 +90,12 @@ def test_two_workers_read_their_own_shards_and_match_one_process(tiny_smoke, pre
                      "train.batch_size=4", "train.shuffle_buffer=64", "train.log_every=2")
     cluster = {"worker": [f"127.0.0.1:{p}" for p in free_ports(2)]}
     model_dir = str(tmp_path / "multi")
-    procs = []
-    try:
-        for index in range(2):
-            env = dict(os.environ, TF_CONFIG=json.dumps(
-                {"cluster": cluster, "task": {"type": "worker", "index": index}}))
-            procs.append(subprocess.Popen(
-                [sys.executable, "-c", WORKER_SCRIPT, tiny_smoke, json.dumps(sets), model_dir],
-                cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    argv = [sys.executable, "-c", WORKER_SCRIPT, tiny_smoke, json.dumps(sets), model_dir]
+    with worker_processes(argv, cluster) as procs:
         single = _one_process_on_both_pipelines(load_config(tiny_smoke, sets),
                                                 str(tmp_path / "single"), monkeypatch)
-        outputs = [p.communicate(timeout=300) for p in procs]
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-    for p, (_, err) in zip(procs, outputs):
-        assert p.returncode == 0, err[-3000:]
-    results = [json.loads(out.split("RESULT ", 1)[1]) for out, _ in outputs]
+        outputs = succeeded(procs, timeout=300)
+    results = [json.loads(out.split("RESULT ", 1)[1]) for out in outputs]
     shard = [os.path.join(prepared, f"train-0000{i}-of-00004.tfrecord") for i in range(4)]
     # worker k opened shards k and k + 2 (its window of 64 covers both), never the others
     assert results[0]["opened"] == [shard[0], shard[2]]

@@ -4,6 +4,7 @@ The mechanics run in this process on `tiny_smoke` (smoke.yaml on one layer of a 
 checkpoint and TSV data, tests/fixtures/tiny_run.py); only what needs another process
 (devices set before TensorFlow starts, two workers, a SIGKILL) starts one. One run trains the real
 all-MiniLM-L6-v2 end to end through the console entry point."""
+import contextlib
 import json
 import os
 import signal
@@ -86,6 +87,33 @@ def free_ports(n):
     return ports
 
 
+@contextlib.contextmanager
+def worker_processes(argv, cluster):
+    """`argv` run once per worker of `cluster` (each with its TF_CONFIG), from the repository;
+    yields the processes, and kills those still running on the way out."""
+    procs = []
+    try:
+        for index in range(len(cluster["worker"])):
+            env = dict(os.environ, TF_CONFIG=json.dumps(
+                {"cluster": cluster, "task": {"type": "worker", "index": index}}))
+            procs.append(subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.PIPE,
+                                          stderr=subprocess.PIPE, text=True))
+        yield procs
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+
+def succeeded(procs, timeout):
+    """The stdout of each process once it has exited with 0 (else its stderr's tail)."""
+    outputs = [p.communicate(timeout=timeout) for p in procs]
+    for p, (_, err) in zip(procs, outputs):
+        assert p.returncode == 0, err[-3000:]
+    return [out for out, _ in outputs]
+
+
 @pytest.mark.slow
 def test_multi_worker_mirrored_two_processes(tiny_smoke, tmp_path):
     ports = free_ports(2)
@@ -96,22 +124,8 @@ def test_multi_worker_mirrored_two_processes(tiny_smoke, tmp_path):
     builtin = ["task.file_format=builtin", "task.builtin_kind=fusion", "task.name=pydoc_fusion"]
     args = ["train", "--config", tiny_smoke, "--model_dir", model_dir, "--strategy", "multi_worker",
             *sum((["--set", o] for o in QUICK + builtin + ["train.train_steps=5"]), [])]
-    procs = []
-    try:
-        for index in range(2):
-            env = dict(os.environ, TF_CONFIG=json.dumps({"cluster": cluster,
-                                                         "task": {"type": "worker", "index": index}}))
-            procs.append(subprocess.Popen([sys.executable, "-m", "bert2bert.cli", *args], cwd=REPO,
-                                          env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                          text=True))
-        outputs = [p.communicate(timeout=600) for p in procs]
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-    for p, (_, err) in zip(procs, outputs):
-        assert p.returncode == 0, err[-3000:]
+    with worker_processes([sys.executable, "-m", "bert2bert.cli", *args], cluster) as procs:
+        succeeded(procs, timeout=600)
     chief = final_weights(model_dir, 5)
     worker = final_weights(os.path.join(model_dir, "worker_1"), 5)
     assert_same_weights(chief, worker, atol=0.0)
