@@ -49,6 +49,7 @@ def load_recipe(args):
         "model.variant=bert2bert", f"model.encoder_checkpoint={MINILM}",
         f"model.decoder_checkpoint={MINILM}", "model.num_layers=3", "model.dtype_policy=float32",
         "model.share_embeddings=false",  # the peer's EncoderDecoderModel keeps two matrices
+        "model.decoder_start=start",  # the peer's decoder starts from [CLS] at position 0
         # The peer's decoder is a BertLMHeadModel: BERT's masked-LM head (Dense, GELU, LayerNorm,
         # output bias; random here: MiniLM has none) in front of the tied projection.
         f"model.output_head={args.output_head}",
