@@ -59,6 +59,7 @@ def load_recipe(args):
         f"train.train_steps={args.steps}", "train.batch_size=16", f"train.seed={args.seed}",
         f"train.max_eval_examples={args.eval_examples}", "optimizer.warmup_steps=100",
         "optimizer.learning_rate=3e-4", "optimizer.clip_norm=1.0", "optimizer.weight_decay=0.01",
+        "optimizer.adam_epsilon=torch",  # the peer's torch.optim.AdamW
         "decode.beam_size=4", "decode.alpha=0.6"])
 
 

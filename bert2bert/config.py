@@ -129,6 +129,9 @@ class OptimizerConfig:
     epsilon: float = 1e-9
     weight_decay: float = 0.0
     clip_norm: Optional[float] = None
+    # Where Adam adds epsilon: "keras" (Keras's and TF1's: before the bias correction) or
+    # "torch" (PyTorch's and Hugging Face's: lr * m_hat / (sqrt(v_hat) + epsilon)).
+    adam_epsilon: Literal["keras", "torch"] = "keras"
 
 
 @dataclasses.dataclass

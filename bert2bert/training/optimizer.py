@@ -1,5 +1,6 @@
 """The optimizer of a config: Adam or AdamW, its schedule, clipping, loss scaling."""
 import keras
+from keras import ops
 
 from bert2bert.config import OptimizerConfig
 from bert2bert.training.schedule import LinearSchedule, PaperRsqrtSchedule
@@ -10,6 +11,35 @@ def learning_rate_schedule(cfg: OptimizerConfig, hidden_size: int, total_steps: 
         return PaperRsqrtSchedule(cfg.learning_rate, cfg.warmup_steps,
                                   hidden_size if cfg.scale_by_hidden_size else None)
     return LinearSchedule(cfg.learning_rate, cfg.warmup_steps, total_steps)
+
+
+class _EpsilonInsideBiasCorrection:
+    """Adam's update as PyTorch (and Hugging Face) compute it: `lr * m_hat / (sqrt(v_hat) +
+    epsilon)`. Keras and TF1 add epsilon before the bias correction (`lr * sqrt(1 - b2^t) /
+    (1 - b1^t) * m / (sqrt(v) + epsilon)`), which makes the first updates of parameters with
+    gradients below about epsilon / sqrt(1 - b2^t) smaller."""
+
+    def update_step(self, gradient, variable, learning_rate):
+        lr = ops.cast(learning_rate, variable.dtype)
+        gradient = ops.cast(gradient, variable.dtype)
+        step = ops.cast(self.iterations + 1, variable.dtype)
+        beta_1_power = ops.power(ops.cast(self.beta_1, variable.dtype), step)
+        beta_2_power = ops.power(ops.cast(self.beta_2, variable.dtype), step)
+        m = self._momentums[self._get_variable_index(variable)]
+        v = self._velocities[self._get_variable_index(variable)]
+        self.assign_add(m, (gradient - m) * (1 - self.beta_1))
+        self.assign_add(v, (ops.square(gradient) - v) * (1 - self.beta_2))
+        correction = ops.sqrt(1 - beta_2_power)
+        alpha = lr * correction / (1 - beta_1_power)
+        self.assign_sub(variable, m * alpha / (ops.sqrt(v) + self.epsilon * correction))
+
+
+class TorchAdam(_EpsilonInsideBiasCorrection, keras.optimizers.Adam):
+    """`keras.optimizers.Adam` with PyTorch's epsilon (`OptimizerConfig.adam_epsilon`)."""
+
+
+class TorchAdamW(_EpsilonInsideBiasCorrection, keras.optimizers.AdamW):
+    """`keras.optimizers.AdamW` with PyTorch's epsilon (`OptimizerConfig.adam_epsilon`)."""
 
 
 def build_optimizer(cfg: OptimizerConfig, hidden_size: int, total_steps: int,
@@ -25,11 +55,13 @@ def build_optimizer(cfg: OptimizerConfig, hidden_size: int, total_steps: int,
     kwargs = dict(learning_rate=schedule, beta_1=cfg.beta_1, beta_2=cfg.beta_2,
                   epsilon=cfg.epsilon,
                   global_clipnorm=cfg.clip_norm if clip_in_optimizer else None)
+    torch = cfg.adam_epsilon == "torch"
     if cfg.name == "adamw":
-        optimizer = keras.optimizers.AdamW(weight_decay=cfg.weight_decay, **kwargs)
+        optimizer = (TorchAdamW if torch else keras.optimizers.AdamW)(
+            weight_decay=cfg.weight_decay, **kwargs)
         optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
     else:
-        optimizer = keras.optimizers.Adam(**kwargs)
+        optimizer = (TorchAdam if torch else keras.optimizers.Adam)(**kwargs)
     if dtype_policy == "mixed_float16":
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     return optimizer
