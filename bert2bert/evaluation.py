@@ -95,12 +95,13 @@ def decode_split(trained, split: str, strategy, max_examples: Optional[int] = No
     def decode_fn(ids, mask):  # the run's decode settings: beam search unless beam_size is 1
         return run_decoding(model, ids, mask, config.decode, special, max_length, start_id)
 
-    step = EvalStep(model, strategy, decode_fn, jit_compile=jit)
+    distributed = strategy.experimental_distribute_dataset(batches.with_options(options))
+    step = EvalStep(model, strategy, decode_fn, jit_compile=jit,
+                    element_spec=distributed.element_spec)
     from tqdm.auto import tqdm
 
     hyps, loss_sum, tokens = [], 0.0, 0.0
-    for batch in tqdm(strategy.experimental_distribute_dataset(batches.with_options(options)),
-                      desc=f"eval {split}", unit="batch", disable=not progress,
+    for batch in tqdm(distributed, desc=f"eval {split}", unit="batch", disable=not progress,
                       total=math.ceil(len(refs) / rows)):
         total, count, ids, real = step(batch)
         loss_sum, tokens = loss_sum + float(total), tokens + float(count)

@@ -18,6 +18,7 @@ import tensorflow as tf
 from bert2bert.data.features import input_pads
 from bert2bert.models.loss import masked_cross_entropy_sum
 from bert2bert.models.seq2seq import INPUT_KEYS
+from bert2bert.training.tracing import trace_for_spec
 
 SUM = tf.distribute.ReduceOp.SUM
 
@@ -58,10 +59,13 @@ class EvalStep:
     """`step(batch)` on one distributed `eval_batches` batch -> (token-loss sum, token count,
     decoded ids [rows, ...] gathered in the batch's order, `real` [rows]). The per-replica
     loss and `decode_fn(source_ids, source_mask) -> (ids, lengths)` are compiled with XLA
-    when `jit_compile`; `traces` counts the traces of "loss", "decode" and "step"."""
+    when `jit_compile`; `traces` counts the traces of "loss", "decode" and "step". Given the
+    batches' `element_spec`, the first call traces for it: one trace for every batch shape."""
 
-    def __init__(self, model, strategy, decode_fn: Callable, jit_compile: bool = False):
+    def __init__(self, model, strategy, decode_fn: Callable, jit_compile: bool = False,
+                 element_spec=None):
         self.model, self.strategy, self.decode_fn = model, strategy, decode_fn
+        self._element_spec = element_spec  # of the batches: traced for it (tracing.py)
         self.traces = collections.Counter()
         xla = True if jit_compile else None  # None: the device's default (TPU: compiled)
         self._loss = tf.function(self._replica_loss, jit_compile=xla, reduce_retracing=True)
@@ -69,6 +73,9 @@ class EvalStep:
         self._step = tf.function(self._cross_replica, reduce_retracing=True)
 
     def __call__(self, batch):
+        if self._element_spec is not None:
+            trace_for_spec(self._step, self._element_spec)
+            self._element_spec = None
         return self._step(batch)
 
     def _replica_loss(self, inputs, labels, real):

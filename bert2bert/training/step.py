@@ -27,6 +27,7 @@ import keras
 import tensorflow as tf
 
 from bert2bert.models.loss import masked_cross_entropy_sum
+from bert2bert.training.tracing import element_spec_of, trace_for_spec
 
 SUM = tf.distribute.ReduceOp.SUM
 
@@ -92,8 +93,15 @@ class TrainStep:
         self._accumulate_fn = tf.function(self._accumulate, reduce_retracing=True)
         self._update_fn = tf.function(self._update, reduce_retracing=True)
         self._loop_fn = tf.function(self._loop, reduce_retracing=True)
+        self._traced = False
 
     def __call__(self, iterator) -> StepResult:
+        if not self._traced:  # one trace for every batch shape of a tf.data iterator
+            self._traced = True
+            spec = element_spec_of(iterator)
+            if self.accumulation > 1:
+                trace_for_spec(self._accumulate_fn, spec)
+            trace_for_spec(self._update_fn, spec)
         examples = 0
         for _ in range(self.accumulation - 1):
             examples += self._accumulate_fn(next(iterator))

@@ -222,7 +222,7 @@ def test_nan_loss_stops_the_run_and_keeps_the_last_checkpoint(tiny_smoke, tmp_pa
 @pytest.mark.slow
 def test_wikisplit_run_from_minilm_via_the_cli(tmp_path):
     """The one end-to-end run of the real all-MiniLM-L6-v2 (30522 x 384) through the CLI: all
-    6 layers per side, 20 updates (a checkpoint every 10, an evaluation at the end). It is the
+    6 layers per side, 4 updates (a checkpoint every 2, an evaluation at the end). It is the
     suite's longest test (tests/suite_plugin.py runs it first)."""
     tune = shared_path("data", "wikisplit", "tune.tsv")
     validation = shared_path("data", "wikisplit", "validation.tsv")
@@ -233,18 +233,18 @@ def test_wikisplit_run_from_minilm_via_the_cli(tmp_path):
             "model.num_layers=null", "model.max_position_embeddings=128",
             "task.file_format=tsv", "task.source_key=0", "task.target_key=1",
             f"task.data_files={{train: {tune}, validation: {validation}}}",
-            "task.max_source_length=64", "task.max_target_length=64",
-            "task.metrics=[exact, sari, bleu]", "train.train_steps=20", "train.batch_size=8",
-            "train.checkpoint_every=10", "train.log_every=10", "train.max_eval_examples=16",
-            "train.eval_batch_size=16"]
-    out = run_cli(["train", "--config", SMOKE, "--model_dir", model_dir, "--eval_every", "20",
+            "task.max_source_length=48", "task.max_target_length=24",
+            "task.metrics=[exact, sari, bleu]", "train.train_steps=4", "train.batch_size=4",
+            "train.checkpoint_every=2", "train.log_every=2", "train.max_eval_examples=8",
+            "train.eval_batch_size=8"]
+    out = run_cli(["train", "--config", SMOKE, "--model_dir", model_dir, "--eval_every", "4",
                    *sum((["--set", s] for s in sets), [])], timeout=900)
     assert out.returncode == 0, out.stderr[-3000:]
     names = os.listdir(model_dir)
-    assert {"ckpt-10.index", "ckpt-20.index", "warm_start.json", "config.yaml"} <= set(names)
+    assert {"ckpt-2.index", "ckpt-4.index", "warm_start.json", "config.yaml"} <= set(names)
     assert any(n.startswith("events.") for n in os.listdir(os.path.join(model_dir, "train")))
-    results = json.load(open(os.path.join(model_dir, "eval", "results-20.json")))
-    assert results["examples"] == 16 and {"exact", "sari", "bleu"} <= set(results)
+    results = json.load(open(os.path.join(model_dir, "eval", "results-4.json")))
+    assert results["examples"] == 8 and {"exact", "sari", "bleu"} <= set(results)
     report = json.load(open(os.path.join(model_dir, "warm_start.json")))
     assert report["counts"]["loaded_variables"] == report["counts"]["variables"] - 60
     assert "warm start of bert2bert" in out.stdout
