@@ -1,0 +1,51 @@
+"""The fused Adam/AdamW update (one `ResourceApplyAdam` kernel per variable) gives the numbers
+of Keras' own elementwise update, for both epsilon styles, with AdamW's weight decay and its
+exclusions, and for sparse gradients (which take Keras' path)."""
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from bert2bert.config import OptimizerConfig
+from bert2bert.training.optimizer import FusedAdamW, build_optimizer
+
+SHAPES = {"kernel": (5, 3), "bias": (3,), "embeddings": (7, 3)}
+
+
+def run(name, style, fused, sparse=False, steps=3):
+    cfg = OptimizerConfig(name=name, schedule="linear", learning_rate=0.01, warmup_steps=1,
+                          scale_by_hidden_size=False, epsilon=1e-6, weight_decay=0.1,
+                          adam_epsilon=style)
+    rng = np.random.default_rng(0)
+    variables = {k: keras.Variable(rng.normal(size=s).astype("float32"), name=k)
+                 for k, s in SHAPES.items()}
+    optimizer = build_optimizer(cfg, 3, 10, clip_in_optimizer=False, fused=fused)
+    optimizer.build(list(variables.values()))
+    for t in range(steps):
+        grads = [tf.constant(rng.normal(size=s).astype("float32") * 10.0 ** -(t + 2 * i))
+                 for i, s in enumerate(SHAPES.values())]
+        if sparse:  # rows 1 and 4 of the embedding, row 4 twice
+            grads[2] = tf.IndexedSlices(tf.constant(rng.normal(size=(3, 3)), tf.float32),
+                                        tf.constant([1, 4, 4]), tf.constant([7, 3]))
+        optimizer.apply_gradients(zip(grads, variables.values()))
+    return {k: v.numpy() for k, v in variables.items()}, optimizer
+
+
+@pytest.mark.parametrize("name,style", [("adamw", "keras"), ("adamw", "torch"),
+                                        ("adam", "keras"), ("adam", "torch")])
+def test_fused_update_equals_keras_update(name, style):
+    fused, optimizer = run(name, style, fused=True)
+    plain, _ = run(name, style, fused=False)
+    if name == "adamw":
+        assert isinstance(optimizer, FusedAdamW)
+    for k in SHAPES:
+        np.testing.assert_allclose(fused[k], plain[k], rtol=1e-6, atol=1e-7, err_msg=k)
+    moved = run(name, style, fused=True, steps=0)[0]
+    assert all(np.abs(fused[k] - moved[k]).max() > 1e-4 for k in SHAPES)  # it did move
+
+
+def test_sparse_gradients_take_keras_path():
+    fused, _ = run("adamw", "keras", fused=True, sparse=True)
+    plain, _ = run("adamw", "keras", fused=False, sparse=True)
+    for k in SHAPES:
+        np.testing.assert_allclose(fused[k], plain[k], rtol=1e-6, atol=1e-7, err_msg=k)
