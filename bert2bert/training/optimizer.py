@@ -69,6 +69,15 @@ def _handle(variable):
     return (variable.value if isinstance(variable, keras.Variable) else variable).handle
 
 
+class TorchAdam(_EpsilonInsideBiasCorrection, keras.optimizers.Adam):
+    """`keras.optimizers.Adam` with PyTorch's epsilon (`OptimizerConfig.adam_epsilon`)."""
+
+
+class TorchAdamW(_EpsilonInsideBiasCorrection, keras.optimizers.AdamW):
+    """`keras.optimizers.AdamW` with PyTorch's epsilon (`OptimizerConfig.adam_epsilon`)."""
+
+
+# The fused classes fall back (sparse gradients) to the class they extend.
 class FusedAdam(_FusedUpdate, keras.optimizers.Adam):
     """`keras.optimizers.Adam`, each variable's update one fused kernel."""
 
@@ -77,22 +86,14 @@ class FusedAdamW(_FusedUpdate, keras.optimizers.AdamW):
     """`keras.optimizers.AdamW`, each variable's update one fused kernel."""
 
 
-class FusedTorchAdam(FusedAdam):
-    """FusedAdam with PyTorch's epsilon."""
+class FusedTorchAdam(_FusedUpdate, TorchAdam):
+    """`TorchAdam`, each variable's update one fused kernel."""
     torch_epsilon = True
 
 
-class FusedTorchAdamW(FusedAdamW):
-    """FusedAdamW with PyTorch's epsilon."""
+class FusedTorchAdamW(_FusedUpdate, TorchAdamW):
+    """`TorchAdamW`, each variable's update one fused kernel."""
     torch_epsilon = True
-
-
-class TorchAdam(_EpsilonInsideBiasCorrection, keras.optimizers.Adam):
-    """`keras.optimizers.Adam` with PyTorch's epsilon (`OptimizerConfig.adam_epsilon`)."""
-
-
-class TorchAdamW(_EpsilonInsideBiasCorrection, keras.optimizers.AdamW):
-    """`keras.optimizers.AdamW` with PyTorch's epsilon (`OptimizerConfig.adam_epsilon`)."""
 
 
 def build_optimizer(cfg: OptimizerConfig, hidden_size: int, total_steps: int,
