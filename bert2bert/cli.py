@@ -128,13 +128,17 @@ def cmd_train(args) -> int:
     _logging()
     evaluate_fn = None
     if cfg.train.eval_every:
-        from bert2bert.evaluation import evaluate
+        from bert2bert.evaluation import Evaluator
+
+        evaluator = None  # one for the whole run: built and traced at the first evaluation
 
         def evaluate_fn(model_dir, step):  # in the run's strategy scope (loop.py)
             import tensorflow as tf
 
-            metrics = evaluate(model_dir, step, progress=False,
-                               strategy=tf.distribute.get_strategy())
+            nonlocal evaluator
+            if evaluator is None:
+                evaluator = Evaluator(model_dir, strategy=tf.distribute.get_strategy())
+            metrics = evaluator(step)
             print(json.dumps(metrics), flush=True)
             return metrics
     try:

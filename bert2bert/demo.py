@@ -127,7 +127,7 @@ def run_demo(output: Optional[str] = None, steps: Optional[int] = None,
     started = time.time()
     config, output = checked_inputs(output, steps, data, eval_data, overrides, config_path)
     from bert2bert.data import load_examples  # the slow imports, once the inputs are good
-    from bert2bert.evaluation import evaluate
+    from bert2bert.evaluation import Evaluator
     from bert2bert.export import export_run
     from bert2bert.training.calibrate import seconds_per_update, steps_for_budget
     from bert2bert.training.loop import train
@@ -139,7 +139,8 @@ def run_demo(output: Optional[str] = None, steps: Optional[int] = None,
     train(config, model_dir, stop_after=0, save_initial=True)  # the report; ckpt-0
 
     _banner(2, "evaluate the warm-started model (ckpt-0, before fine-tuning)")
-    before = evaluate(model_dir, 0)
+    evaluate = Evaluator(model_dir)  # before and after: one model, one trace
+    before = evaluate(0, progress=True)
 
     if steps is None:  # as many updates as fit the budget on this machine
         seconds = seconds_per_update(config, model_dir)
@@ -156,7 +157,7 @@ def run_demo(output: Optional[str] = None, steps: Optional[int] = None,
     train_seconds = time.time() - tic
 
     _banner(4, f"evaluate the fine-tuned model (ckpt-{result.final_step})")
-    after = evaluate(model_dir, result.final_step)
+    after = evaluate(result.final_step, progress=True)
     names = [m for m in ("sari", "bleu", "exact") if m in after]
     print(_metrics_table(before, after, names), flush=True)
 

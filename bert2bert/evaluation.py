@@ -63,10 +63,14 @@ def tokenized_text(tokenizer, texts):
 
 def decode_split(trained, split: str, strategy, max_examples: Optional[int] = None,
                  progress: bool = True, static_shapes: Optional[bool] = None,
-                 jit_compile: Optional[bool] = None) -> Decoded:
+                 jit_compile: Optional[bool] = None,
+                 steps: Optional[Dict[tuple, EvalStep]] = None) -> Decoded:
     """Decodes `split` with a restored run (`run_dir.restore_model`, its model built in
     `strategy`'s scope) and computes its teacher-forced loss. `static_shapes` and
-    `jit_compile` default to the run's `train.*` settings (static under the tpu strategy)."""
+    `jit_compile` default to the run's `train.*` settings (static under the tpu strategy).
+    `steps`: evaluation steps kept from earlier calls with the same model and config
+    (`Evaluator`), so that another checkpoint restored into it is decoded without tracing
+    again."""
     config, model = trained.config, trained.model
     source_tok, target_tok = trained.source_tokenizer, trained.target_tokenizer
     special = target_tok.special_tokens
@@ -96,8 +100,13 @@ def decode_split(trained, split: str, strategy, max_examples: Optional[int] = No
         return run_decoding(model, ids, mask, config.decode, special, max_length, start_id)
 
     distributed = strategy.experimental_distribute_dataset(batches.with_options(options))
-    step = EvalStep(model, strategy, decode_fn, jit_compile=jit,
-                    element_spec=distributed.element_spec)
+    key = (split, static, jit, rows)
+    step = (steps or {}).get(key)
+    if step is None:
+        step = EvalStep(model, strategy, decode_fn, jit_compile=jit,
+                        element_spec=distributed.element_spec)
+        if steps is not None:
+            steps[key] = step
     from tqdm.auto import tqdm
 
     hyps, loss_sum, tokens = [], 0.0, 0.0
@@ -116,12 +125,39 @@ def evaluate(model_dir: str, checkpoint: Optional[int] = None, split: str = "val
              jit_compile: Optional[bool] = None) -> Dict:
     """Decodes `split` with the given (or newest) checkpoint and scores it. `strategy`: a name
     of `training.strategy.STRATEGIES` or a tf.distribute strategy; the chief writes."""
-    strategy = strategy_of(strategy, tpu)
-    with strategy.scope():
-        trained = run_dir.restore_model(model_dir, checkpoint)
+    return Evaluator(model_dir, split, max_examples, strategy, tpu, static_shapes=static_shapes,
+                     jit_compile=jit_compile)(checkpoint, progress)
+
+
+class Evaluator:
+    """`evaluate` for checkpoint after checkpoint of one run: the model is built and the
+    evaluation step traced once; each later checkpoint is restored into the same model (while
+    the run's config.yaml is unchanged). Training's evaluations, continuous evaluation and
+    the demo use one."""
+
+    def __init__(self, model_dir: str, split: str = "validation",
+                 max_examples: Optional[int] = None, strategy="default",
+                 tpu: Optional[str] = None, *, static_shapes: Optional[bool] = None,
+                 jit_compile: Optional[bool] = None):
+        self.model_dir, self.split, self.max_examples = model_dir, split, max_examples
+        self.strategy = strategy_of(strategy, tpu)
+        self.static_shapes, self.jit_compile = static_shapes, jit_compile
+        self._trained, self._steps = None, {}
+
+    def __call__(self, checkpoint: Optional[int] = None, progress: bool = False) -> Dict:
+        model = self._trained and self._trained.model
+        with self.strategy.scope():
+            self._trained = run_dir.restore_model(self.model_dir, checkpoint, into=self._trained)
+        if self._trained.model is not model:  # the run's config changed: a new model
+            self._steps = {}
+        return _score(self.model_dir, self._trained, decode_split(
+            self._trained, self.split, self.strategy, self.max_examples, progress,
+            self.static_shapes, self.jit_compile, self._steps), self.split, self.strategy)
+
+
+def _score(model_dir: str, trained, decoded: Decoded, split: str, strategy) -> Dict:
+    """Scores a decoded split, writes the results (the chief) and returns them."""
     config, step = trained.config, trained.step
-    decoded = decode_split(trained, split, strategy, max_examples, progress, static_shapes,
-                           jit_compile)
     hyps, sources, refs = decoded.hypotheses, decoded.sources, decoded.references
     if config.task.metrics_on_tokenized_text:
         sources, refs = (tokenized_text(trained.target_tokenizer, texts)
@@ -165,13 +201,12 @@ def evaluate_continuously(model_dir: str, split: str = "validation", timeout: fl
     `timeout` seconds. A checkpoint deleted or unreadable before it could be evaluated
     (`keep_checkpoints`) is skipped, loudly. `strategy` is made once for all of them.
     Returns the list of results."""
-    strategy = strategy_of(strategy, tpu)
+    evaluator = Evaluator(model_dir, split, max_examples, strategy, tpu)
     results = []
     for path in tf.train.checkpoints_iterator(model_dir, timeout=timeout):
         step = int(path.rsplit("-", 1)[-1])
         try:
-            results.append(evaluate(model_dir, step, split, max_examples, progress=False,
-                                    strategy=strategy))
+            results.append(evaluator(step))
             print(json.dumps(results[-1]), flush=True)
         except CheckpointError as e:
             log.warning("skipped %s: %s", path, e)

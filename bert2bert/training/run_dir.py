@@ -340,14 +340,27 @@ class TrainedModel:
     step: int
 
 
+def _same_but_length(a: Config, b: Config) -> bool:
+    """Equal configs but for `train.train_steps` (which a resumed run, or the demo, may
+    change: it touches neither the model nor how it is evaluated)."""
+    return a == dataclasses.replace(b, train=dataclasses.replace(
+        b.train, train_steps=a.train.train_steps))
+
+
 def restore_model(model_dir: str, checkpoint: Optional[int] = None,
-                  best: bool = False) -> TrainedModel:
+                  best: bool = False, into: Optional[TrainedModel] = None) -> TrainedModel:
     """Builds the run's model and restores checkpoint `checkpoint`, the kept best one
     (`best`, see `training.best`), or else the newest readable one (falling back loudly, like
-    training). An unreadable `checkpoint` is a one-line `CheckpointError`."""
+    training). An unreadable `checkpoint` is a one-line `CheckpointError`. `into`: a model
+    restored earlier from this run: while the run's config is unchanged, the checkpoint is
+    restored into that model (no new model, no new traces of its functions)."""
     config = load_run_config(model_dir)
-    vocab = load_vocabularies(model_dir)
-    model = model_of_run(config)
+    if into is not None and _same_but_length(into.config, config):
+        model, tokenizers = into.model, (into.source_tokenizer, into.target_tokenizer)
+    else:
+        vocab = load_vocabularies(model_dir)
+        model = model_of_run(config)
+        tokenizers = (vocab.source.tokenizer(), vocab.target.tokenizer())
     restorer = tf.train.Checkpoint(model=model)
     if checkpoint is None and not best:
         path = restore_newest(restorer, checkpoint_prefixes(model_dir), expect_partial=True)
@@ -365,5 +378,4 @@ def restore_model(model_dir: str, checkpoint: Optional[int] = None,
         except Exception as e:  # noqa: BLE001 - corrupt files raise many types
             raise CheckpointError(f"{path}: cannot be read ({type(e).__name__}: "
                                   f"{str(e).splitlines()[0][:200]})") from None
-    return TrainedModel(model, config, vocab.source.tokenizer(), vocab.target.tokenizer(), path,
-                        int(path.rsplit("-", 1)[-1]))
+    return TrainedModel(model, config, *tokenizers, path, int(path.rsplit("-", 1)[-1]))
