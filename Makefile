@@ -43,7 +43,7 @@ test: $(STAMP)
 
 # The inner loop: everything but the tests marked slow (under 90 s on 2 cores).
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -n 2 -m "not slow"
 
 bench: $(STAMP) $(ANCHOR_STAMP)
 	$(BIN)/python benchmarks/bench_w1.py --compare --anchor-python $(ANCHOR_PYTHON)

@@ -2,6 +2,7 @@
 the evaluation step trace for the dataset's element spec before their first call, instead of
 once for the first batch's exact shape and again for the relaxed shape of the second."""
 import keras
+import pytest
 import tensorflow as tf
 
 from bert2bert.config import OptimizerConfig
@@ -35,6 +36,7 @@ def train_traces(python_iterator: bool):
     return dict(step.traces), losses
 
 
+@pytest.mark.slow  # two tiny models trained 3 updates each (about 25 s on 2 cores)
 def test_a_training_step_traces_once_for_every_batch_length():
     traces, losses = train_traces(python_iterator=False)
     assert len(losses) == 3 and all(loss > 0 for loss in losses)
