@@ -46,3 +46,25 @@ def test_later_checkpoints_are_restored_into_one_model_and_match_fresh_evaluatio
             "max_length: 8", "max_length: 6"))
     evaluator(4)
     assert evaluator._trained.model is not model
+
+
+def test_train_eval_every_through_the_cli_reuses_one_model_with_each_checkpoints_weights(
+        tiny_smoke, tmp_path, capsys):
+    """`bert2bert train --eval_every 2`: the run's evaluations share one Evaluator (cli.py);
+    each one's results equal a fresh evaluation of its checkpoint."""
+    import json
+
+    from bert2bert.cli import main
+
+    run = str(tmp_path / "run")
+    sets = sum((["--set", s] for s in SETTINGS + ["train.max_eval_examples=6"]), [])
+    assert main(["train", "--config", tiny_smoke, "--model_dir", run, "--eval_every", "2",
+                 *sets]) == 0
+    printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()
+               if line.startswith("{")]
+    assert [r["step"] for r in printed] == [2, 4]
+    assert printed[0]["loss"] != printed[1]["loss"]
+    for results in printed:
+        fresh = evaluate(run, results["step"], max_examples=6, progress=False)
+        assert fresh["loss"] == pytest.approx(results["loss"], rel=1e-6)
+        assert fresh["sari"] == results["sari"] and fresh["bleu"] == results["bleu"]
