@@ -7,8 +7,44 @@ MASK_VALUE = -1e9
 
 
 def _heads_first(x):
-    """[B, T, N, H] -> [B, N, T, H]."""
+    """[B, T, N, H] -> [B, N, T, H] (a reshape when T is 1: one decoding step)."""
+    if x.shape[1] == 1:
+        return ops.reshape(x, (-1, x.shape[2], 1, x.shape[3]))
     return ops.transpose(x, (0, 2, 1, 3))
+
+
+def _project(dense, x, output_shape):
+    """`dense` (an `EinsumDense` of this module) applied to `x` as one 2-D matrix product.
+
+    The kernel is viewed as a matrix [inputs, outputs] (a reshape, no copy): on CPU a 2-D
+    product of a few rows runs several times faster than the batched product an einsum
+    becomes, and the arithmetic is the same. `output_shape` is the result's trailing shape.
+    """
+    kernel = ops.convert_to_tensor(dense.kernel)
+    inputs = 1
+    for size in kernel.shape[:len(kernel.shape) - len(output_shape)]:
+        inputs *= size
+    outputs = 1
+    for size in output_shape:
+        outputs *= size
+    y = ops.matmul(ops.reshape(x, (-1, inputs)), ops.reshape(kernel, (inputs, outputs)))
+    y = y + ops.reshape(ops.convert_to_tensor(dense.bias), (outputs,))
+    leading = tuple(ops.shape(x)[:len(x.shape) - (len(kernel.shape) - len(output_shape))])
+    return ops.reshape(y, leading + tuple(output_shape))
+
+
+def _write(cache, new, index):
+    """`cache` [B, N, L, H] with `new` [B, N, T, H] written at positions index..index+T-1.
+
+    One token (a decoding step) is written by a select against the position, an ordinary
+    element-wise op; a longer block (a prefix) by `slice_update`, which outside XLA runs
+    as an operation compiled on demand (costly per call, so kept out of the step loop).
+    """
+    new = ops.cast(new, cache.dtype)
+    if new.shape[2] == 1:
+        here = ops.arange(ops.shape(cache)[2]) == ops.cast(index, "int32")
+        return ops.where(here[None, None, :, None], new, cache)
+    return ops.slice_update(cache, [0, 0, index, 0], new)
 
 
 @keras.saving.register_keras_serializable(package="bert2bert")
@@ -81,7 +117,9 @@ class CachedAttention(keras.layers.Layer):
 
     def key_value(self, value):
         """Projects `value` [B, S, D] to the (keys, values) pair, each [B, N, S, H]."""
-        return (_heads_first(self.key_dense(value)), _heads_first(self.value_dense(value)))
+        heads = (self.num_heads, self.head_size)
+        return (_heads_first(_project(self.key_dense, value, heads)),
+                _heads_first(_project(self.value_dense, value, heads)))
 
     def call(self, query, value=None, attention_mask=None, cache=None,
              cache_index=None, training=None):
@@ -92,20 +130,24 @@ class CachedAttention(keras.layers.Layer):
             key, val = cache
         else:
             new_key, new_val = self.key_value(query if value is None else value)
-            start = [0, 0, cache_index, 0]
-            key = ops.slice_update(cache[0], start, ops.cast(new_key, cache[0].dtype))
-            val = ops.slice_update(cache[1], start, ops.cast(new_val, cache[1].dtype))
+            key = _write(cache[0], new_key, cache_index)
+            val = _write(cache[1], new_val, cache_index)
             cache = (key, val)
 
-        q = _heads_first(self.query_dense(query) * ops.cast(self._scale, self.compute_dtype))
+        q = _project(self.query_dense, query, (self.num_heads, self.head_size))
+        q = _heads_first(q * ops.cast(self._scale, self.compute_dtype))
         scores = ops.cast(ops.matmul(q, ops.swapaxes(key, -1, -2)), "float32")  # [B, N, T, S]
         if attention_mask is not None:
             mask = ops.expand_dims(ops.cast(attention_mask, "bool"), axis=1)
             scores = ops.where(mask, scores, MASK_VALUE)
         probs = ops.cast(ops.softmax(scores, axis=-1), self.compute_dtype)
         probs = self.dropout(probs, training=training)
-        context = ops.transpose(ops.matmul(probs, val), (0, 2, 1, 3))  # [B, T, N, H]
-        output = self.output_dense(context)
+        context = ops.matmul(probs, val)  # [B, N, T, H]
+        if context.shape[2] == 1:
+            context = ops.reshape(context, (-1, 1, self.num_heads, self.head_size))
+        else:
+            context = ops.transpose(context, (0, 2, 1, 3))  # [B, T, N, H]
+        output = _project(self.output_dense, context, (self.output_size,))
         if cache_index is not None:
             return output, cache
         return output
