@@ -55,7 +55,7 @@ def beam_parts(model, min_seconds: float) -> dict:
     import numpy as np
     import tensorflow as tf
 
-    from bert2bert.decoding.logits import next_token_log_probs
+    from bert2bert.decoding.logits import top_next_tokens
 
     spec = model.spec.decoder
     rows, hidden, vocab = BATCH * BEAMS, spec.hidden_size, spec.vocab_size
@@ -83,10 +83,10 @@ def beam_parts(model, min_seconds: float) -> dict:
     buffer = tf.zeros([rows, TGT], tf.int32)
 
     @tf.function
-    def softmax_top_k():
-        log_probs = next_token_log_probs(logits, buffer, step, end_id=102)
-        scores = tf.reshape(log_probs, [BATCH, BEAMS * vocab])
-        return tf.math.top_k(scores, k=2 * BEAMS)
+    def softmax_top_k():  # as beam_search does it: each beam's best, then the merge
+        log_probs, _ = top_next_tokens(logits, buffer, step, 2 * BEAMS, end_id=102,
+                                       min_length=TGT)
+        return tf.math.top_k(tf.reshape(log_probs, [BATCH, -1]), k=2 * BEAMS)
 
     parents = tf.constant(rng.integers(0, rows, (rows,)), tf.int32)
     gather = tf.function(lambda: tf.nest.map_structure(lambda t: tf.gather(t, parents),

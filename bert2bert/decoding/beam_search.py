@@ -13,7 +13,7 @@ import numbers
 
 import tensorflow as tf
 
-from bert2bert.decoding.logits import NEG_INF, finalize, length_penalty, next_token_log_probs
+from bert2bert.decoding.logits import NEG_INF, finalize, length_penalty, top_next_tokens
 
 
 def _pick(values, index):
@@ -87,15 +87,18 @@ def beam_search(model, source_ids, source_mask, *, beam_size: int, max_length: i
         last = tf.where(step > 0, tf.gather(alive_ids, tf.maximum(step - 1, 0), axis=2), start_id)
         logits, new_state = model.decode_step(state.with_cache(cache),
                                               tf.reshape(last, [-1]), step)
-        log_probs = next_token_log_probs(
-            logits, tf.reshape(alive_ids, [-1, max_length]), step, end_id=end_id,
+        # Only a beam's own `candidates` best tokens can be among its source's best
+        # `candidates` extensions: those few per beam are merged, not beams x vocab.
+        log_probs, tokens = top_next_tokens(
+            logits, tf.reshape(alive_ids, [-1, max_length]), step, candidates, end_id=end_id,
             min_length=min_length, no_repeat_ngram_size=no_repeat_ngram_size,
             forbidden_ids=forbidden_ids)
-        vocab = tf.shape(log_probs)[-1]
-        total = alive_log_probs[:, :, None] + tf.reshape(log_probs, [batch, beams, vocab])
-        cand_log_probs, cand = tf.math.top_k(tf.reshape(total, [batch, beams * vocab]),
+        width = log_probs.shape[-1]
+        total = alive_log_probs[:, :, None] + tf.reshape(log_probs, [batch, beams, width])
+        cand_log_probs, cand = tf.math.top_k(tf.reshape(total, [batch, beams * width]),
                                              k=candidates)
-        cand_beam, cand_token = cand // vocab, cand % vocab
+        cand_beam = cand // width
+        cand_token = tf.gather(tf.reshape(tokens, [batch, beams * width]), cand, batch_dims=1)
         cand_ids = tf.where(tf.equal(positions, step), cand_token[:, :, None],
                             _pick(alive_ids, cand_beam))
         ended = tf.equal(cand_token, end_id)

@@ -88,6 +88,46 @@ def next_token_log_probs(logits, tokens, step, *, end_id, min_length=0,
     return block_repeated_ngrams(log_probs, tokens, step, no_repeat_ngram_size)
 
 
+def top_next_tokens(logits, tokens, step, k: int, *, end_id, min_length=0,
+                    no_repeat_ngram_size: int = 0, forbidden_ids=()):
+    """The `k` most likely next tokens of every row of `logits` [N, V]: (log-probs float32
+    [N, k], ids int32 [N, k]), best first: the values and order of
+    `top_k(next_token_log_probs(...), k)` in a few passes over the vocabulary, not ten.
+
+    No [N, V] log-softmax is built: a row's top `k + r` logits hold its top `k` allowed
+    tokens (`r` counts the ids a rule may block: `forbidden_ids` and the end token), the
+    rules are applied to those few. A repeated-n-gram rule can block any id: with one, the
+    whole row is masked first.
+    """
+    if no_repeat_ngram_size:
+        log_probs = next_token_log_probs(logits, tokens, step, end_id=end_id,
+                                         min_length=min_length,
+                                         no_repeat_ngram_size=no_repeat_ngram_size,
+                                         forbidden_ids=forbidden_ids)
+        values, ids = tf.math.top_k(log_probs, k=min(k, log_probs.shape[-1] or k))
+        return values, ids
+    logits = tf.cast(logits, tf.float32)
+    vocab = logits.shape[-1]
+    blocks_end = not (isinstance(min_length, numbers.Number) and min_length < 1)
+    width = k + len(forbidden_ids) + int(blocks_end)
+    if vocab is not None:
+        k, width = min(k, vocab), min(width, vocab)
+    values, ids = tf.math.top_k(logits, k=width)
+    # (Reusing values[:, :1] as the row maximum turns XLA's top-k into a full sort.)
+    log_probs = values - tf.reduce_logsumexp(logits, axis=-1, keepdims=True)
+    if width == k:
+        return log_probs, ids
+    blocked = tf.zeros_like(ids, tf.bool)
+    if forbidden_ids:
+        blocked = tf.reduce_any(
+            tf.equal(ids[:, :, None], tf.constant(list(forbidden_ids), tf.int32)), axis=-1)
+    if blocks_end:
+        early = tf.reshape(tf.less(step, tf.cast(min_length, tf.int32)), [-1, 1])
+        blocked = tf.logical_or(blocked, tf.logical_and(early, tf.equal(ids, end_id)))
+    log_probs, order = tf.math.top_k(tf.where(blocked, NEG_INF, log_probs), k=k)
+    return log_probs, tf.gather(ids, order, batch_dims=1)
+
+
 def finalize(ids, end_id, pad_id, limit=None):
     """Keeps each row of `ids` [..., L] up to and including its first end token (and below
     `limit`: a scalar, or a tensor that broadcasts against `ids[..., 0]`), `pad_id` after;

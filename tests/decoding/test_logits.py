@@ -4,7 +4,8 @@ import pytest
 import tensorflow as tf
 
 from bert2bert.decoding import length_penalty
-from bert2bert.decoding.logits import block_early_end, block_repeated_ngrams, finalize
+from bert2bert.decoding.logits import (block_early_end, block_repeated_ngrams, finalize,
+                                       next_token_log_probs, top_next_tokens)
 
 
 def banned_reference(tokens, step, n):
@@ -80,3 +81,28 @@ def test_forbidden_ids_are_never_generated():
     assert not (ids.numpy() == banned).any()
     assert not (out["ids"].numpy() == banned).any()
     assert np.all(np.isfinite(out["scores"].numpy()))
+
+
+@pytest.mark.parametrize("min_length, ngram", [(0, 0), (5, 0), ("rows", 0), (5, 2)])
+def test_top_next_tokens_equals_top_k_of_the_full_log_softmax(min_length, ngram):
+    """Same bits and order as the full-vocabulary path, also when a blocked id (forbidden,
+    or the end token before min_length) holds a row's largest logit, and with ties."""
+    rng = np.random.default_rng(0)
+    rows, vocab, k, end_id, forbidden = 12, 50, 8, 3, (0, 7)
+    logits = rng.normal(size=(rows, vocab)).astype("float32") * 4
+    logits[0, 7] = logits[1, end_id] = 50.0  # a blocked id is the row maximum
+    logits[2, 10:14] = 9.0  # a tie across the k-th place
+    tokens = tf.constant(rng.integers(0, vocab, (rows, 6)), tf.int32)
+    if min_length == "rows":
+        min_length = tf.constant(rng.integers(0, 8, rows), tf.int32)
+    for step in (0, 4, 6):
+        step = tf.constant(step)
+        want = tf.math.top_k(next_token_log_probs(
+            logits, tokens, step, end_id=end_id, min_length=min_length,
+            no_repeat_ngram_size=ngram, forbidden_ids=forbidden), k=k)
+        values, ids = top_next_tokens(logits, tokens, step, k, end_id=end_id,
+                                      min_length=min_length, no_repeat_ngram_size=ngram,
+                                      forbidden_ids=forbidden)
+        np.testing.assert_array_equal(ids.numpy(), want.indices.numpy())
+        np.testing.assert_array_equal(values.numpy(), want.values.numpy())
+        assert not np.isin(ids.numpy(), forbidden).any()
