@@ -6,8 +6,8 @@ time that arithmetic would take at the float32 matmul rate measured here. Not a 
 
 Beam step (8 sources x 4 beams = 32 rows, source 128, cache 32, as `bench_w1.py`): the
 decoder's blocks on one token with the cache (self-attention, cross-attention, feed-forward),
-the output projection [32 x 256] x [256 x 30522], the log-softmax and top-k over the beams'
-[8 x 4 x 30522] scores, the gather of every cache by parent beam, and the whole
+the output projection [32 x 256] x [256 x 30522], each beam's best tokens with their
+log-normaliser and the merge per source (`decoding.logits.top_next_tokens`), the gather of every cache by parent beam, and the whole
 `decode_step` (blocks + projection). The rest of a measured beam-search step (the search's own
 bookkeeping, the while-loop and host overhead) is the search per step minus those parts.
 Training step (batch 16, source 128, target 32): the forward pass with the loss, forward and

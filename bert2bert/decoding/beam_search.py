@@ -87,18 +87,20 @@ def beam_search(model, source_ids, source_mask, *, beam_size: int, max_length: i
         last = tf.where(step > 0, tf.gather(alive_ids, tf.maximum(step - 1, 0), axis=2), start_id)
         logits, new_state = model.decode_step(state.with_cache(cache),
                                               tf.reshape(last, [-1]), step)
-        # Only a beam's own `candidates` best tokens can be among its source's best
-        # `candidates` extensions: those few per beam are merged, not beams x vocab.
-        log_probs, tokens = top_next_tokens(
-            logits, tf.reshape(alive_ids, [-1, max_length]), step, candidates, end_id=end_id,
-            min_length=min_length, no_repeat_ngram_size=no_repeat_ngram_size,
-            forbidden_ids=forbidden_ids)
-        width = log_probs.shape[-1]
-        total = alive_log_probs[:, :, None] + tf.reshape(log_probs, [batch, beams, width])
-        cand_log_probs, cand = tf.math.top_k(tf.reshape(total, [batch, beams * width]),
-                                             k=candidates)
-        cand_beam = cand // width
-        cand_token = tf.gather(tf.reshape(tokens, [batch, beams * width]), cand, batch_dims=1)
+        with tf.name_scope("candidates"):
+            # Only a beam's own `candidates` best tokens can be among its source's best
+            # `candidates` extensions: those few per beam are merged, not beams x vocab.
+            log_probs, tokens = top_next_tokens(
+                logits, tf.reshape(alive_ids, [-1, max_length]), step, candidates,
+                end_id=end_id, min_length=min_length,
+                no_repeat_ngram_size=no_repeat_ngram_size, forbidden_ids=forbidden_ids)
+            width = log_probs.shape[-1]
+            total = alive_log_probs[:, :, None] + tf.reshape(log_probs, [batch, beams, width])
+            cand_log_probs, cand = tf.math.top_k(tf.reshape(total, [batch, beams * width]),
+                                                 k=candidates)
+            cand_beam = cand // width
+            cand_token = tf.gather(tf.reshape(tokens, [batch, beams * width]), cand,
+                                   batch_dims=1)
         cand_ids = tf.where(tf.equal(positions, step), cand_token[:, :, None],
                             _pick(alive_ids, cand_beam))
         ended = tf.equal(cand_token, end_id)
@@ -110,7 +112,8 @@ def beam_search(model, source_ids, source_mask, *, beam_size: int, max_length: i
         alive_log_probs = tf.where(past, alive_log_probs, new_log_probs)
         alive_ids = tf.where(past[:, :, None], alive_ids, _pick(cand_ids, keep))
         parents = tf.reshape(row_start + _pick(cand_beam, keep), [-1])
-        cache = tf.nest.map_structure(lambda t: tf.gather(t, parents), new_state.cache)
+        with tf.name_scope("reorder_cache"):
+            cache = tf.nest.map_structure(lambda t: tf.gather(t, parents), new_state.cache)
 
         # Candidates that ended (and at the limit, with keep_unfinished, all) join the pool;
         # with early_stopping only those ranked among the best `beams` (at the limit, the

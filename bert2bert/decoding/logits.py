@@ -88,6 +88,31 @@ def next_token_log_probs(logits, tokens, step, *, end_id, min_length=0,
     return block_repeated_ngrams(log_probs, tokens, step, no_repeat_ngram_size)
 
 
+def _top_k_and_max(x, k: int, chunk: int = 128):
+    """`tf.math.top_k(x, k)` of `x` [N, V] (same values, ids and order, ties included) and
+    the row maxima [N, 1], in about two passes over `x`.
+
+    TensorFlow's CPU top-k costs several passes' time over a 30522-wide row. Here each row is
+    cut into chunks of `chunk`; a row's top k lie in the k chunks with the largest maxima
+    (lower chunk first among equal maxima, as top-k breaks ties by the lower index), so
+    only those k x `chunk` values are ranked. Small rows use `tf.math.top_k` itself.
+    """
+    vocab = x.shape[-1]
+    if vocab is None or 4 * k * chunk > vocab:  # little to gain
+        values, ids = tf.math.top_k(x, k=k)
+        return values, ids, tf.reduce_max(x, axis=-1, keepdims=True)
+    chunks = -(-vocab // chunk)
+    x = tf.pad(x, [[0, 0], [0, chunks * chunk - vocab]], constant_values=NEG_INF)
+    blocks = tf.reshape(x, [-1, chunks, chunk])
+    block_max = tf.reduce_max(blocks, axis=-1)  # [N, chunks]
+    _, best = tf.math.top_k(block_max, k=k)
+    best = tf.sort(best, axis=-1)  # in vocabulary order, so that ties keep the lower id
+    values, position = tf.math.top_k(
+        tf.reshape(tf.gather(blocks, best, batch_dims=1), [-1, k * chunk]), k=k)
+    ids = tf.gather(best, position // chunk, batch_dims=1) * chunk + position % chunk
+    return values, ids, tf.reduce_max(block_max, axis=-1, keepdims=True)
+
+
 def top_next_tokens(logits, tokens, step, k: int, *, end_id, min_length=0,
                     no_repeat_ngram_size: int = 0, forbidden_ids=()):
     """The `k` most likely next tokens of every row of `logits` [N, V]: (log-probs float32
@@ -96,8 +121,9 @@ def top_next_tokens(logits, tokens, step, k: int, *, end_id, min_length=0,
 
     No [N, V] log-softmax is built: a row's top `k + r` logits hold its top `k` allowed
     tokens (`r` counts the ids a rule may block: `forbidden_ids` and the end token), the
-    rules are applied to those few. A repeated-n-gram rule can block any id: with one, the
-    whole row is masked first.
+    rules are applied to those few, and the log-normaliser reuses the row maximum found on
+    the way. A repeated-n-gram rule can block any id: with one, the whole row is masked
+    first.
     """
     if no_repeat_ngram_size:
         log_probs = next_token_log_probs(logits, tokens, step, end_id=end_id,
@@ -112,9 +138,11 @@ def top_next_tokens(logits, tokens, step, k: int, *, end_id, min_length=0,
     width = k + len(forbidden_ids) + int(blocks_end)
     if vocab is not None:
         k, width = min(k, vocab), min(width, vocab)
-    values, ids = tf.math.top_k(logits, k=width)
-    # (Reusing values[:, :1] as the row maximum turns XLA's top-k into a full sort.)
-    log_probs = values - tf.reduce_logsumexp(logits, axis=-1, keepdims=True)
+    values, ids, row_max = _top_k_and_max(logits, width)
+    row_max = tf.where(tf.math.is_finite(row_max), row_max, tf.zeros_like(row_max))
+    # `tf.reduce_logsumexp`'s own arithmetic, with the maximum already at hand: same bits.
+    log_norm = tf.math.log(tf.reduce_sum(tf.exp(logits - row_max), axis=-1, keepdims=True))
+    log_probs = values - (log_norm + row_max)
     if width == k:
         return log_probs, ids
     blocked = tf.zeros_like(ids, tf.bool)

@@ -83,15 +83,18 @@ def test_forbidden_ids_are_never_generated():
     assert np.all(np.isfinite(out["scores"].numpy()))
 
 
+@pytest.mark.parametrize("vocab", [50, 7001])  # 7001 > 4 x 11 x 128: ranked by chunks
 @pytest.mark.parametrize("min_length, ngram", [(0, 0), (5, 0), ("rows", 0), (5, 2)])
-def test_top_next_tokens_equals_top_k_of_the_full_log_softmax(min_length, ngram):
+def test_top_next_tokens_equals_top_k_of_the_full_log_softmax(min_length, ngram, vocab):
     """Same bits and order as the full-vocabulary path, also when a blocked id (forbidden,
     or the end token before min_length) holds a row's largest logit, and with ties."""
     rng = np.random.default_rng(0)
-    rows, vocab, k, end_id, forbidden = 12, 50, 8, 3, (0, 7)
+    rows, k, end_id, forbidden = 12, 8, 3, (0, 7)
     logits = rng.normal(size=(rows, vocab)).astype("float32") * 4
     logits[0, 7] = logits[1, end_id] = 50.0  # a blocked id is the row maximum
     logits[2, 10:14] = 9.0  # a tie across the k-th place
+    logits[3, ::vocab // 9] = 20.0  # ties across chunks, more than k of them
+    logits[4, -3:] = 30.0  # the last, partial chunk
     tokens = tf.constant(rng.integers(0, vocab, (rows, 6)), tf.int32)
     if min_length == "rows":
         min_length = tf.constant(rng.integers(0, 8, rows), tf.int32)

@@ -1,0 +1,135 @@
+"""Where a W1 beam-search step's time goes, op by op: TensorFlow's profiler on the real
+search (`bert2bert.decoding.beam_search` in one `tf.function`, plain graph or XLA), its
+kernels summed by part of the model. Not a test; see also `profile_w1.py` (parts timed alone).
+
+    .venv/bin/python benchmarks/profile_ops.py [--bf16] [--xla] [--runs 3] [--top 15]
+
+Times are kernel time per search step: each kernel from its start to its end, summed over
+TensorFlow's inter-op threads (two kernels can run at once, so the sum can exceed the wall
+time, and a kernel's own worker threads are not counted twice); the last rows are the
+kernels' sum and the wall time of a step (the executor's scheduling is the difference). Parts: the decoder's self-attention (projections, cache
+write, scores), cross-attention, feed-forward and LayerNorms; the output projection; the
+candidate search (`top_next_tokens`: top-k and log-normaliser, and the merge); the cache
+gather by parent beam; the encoder (once per search, spread over its steps); the rest.
+Prints a Markdown table, the `--top` most expensive kernels and one JSON line.
+"""
+import argparse
+import collections
+import glob
+import json
+import os
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from bench_w1 import cpu_facts, w1_config  # noqa: E402
+
+BATCH, BEAMS, SRC, TGT = 8, 4, 128, 32
+PARTS = ("decoder self-attention", "decoder cross-attention", "decoder feed-forward",
+         "decoder LayerNorms and residuals", "decoder embeddings", "output projection",
+         "candidates: top-k, log-normaliser, merge", "cache gather by parent beam",
+         "encoder (once per search)", "search bookkeeping and the rest")
+
+
+def part_of(name: str, op: str) -> str:
+    """The part of `PARTS` a kernel named `name` (its node's scope) of type `op` belongs to."""
+    if "encoder" in name:
+        return PARTS[8]
+    if "decoder" in name:
+        for key, part in (("_norm", 3), ("self_attention", 0), ("cross_attention", 1),
+                          ("feed_forward", 2), ("embeddings", 4)):
+            if key in name:
+                return PARTS[part]
+        return PARTS[3]
+    if "/candidates/" in name:  # beam_search's name scopes
+        return PARTS[6]
+    if "/reorder_cache/" in name:
+        return PARTS[7]
+    if op.endswith("MatMul"):  # the tied projection is the one matmul outside the blocks
+        return PARTS[5]
+    return PARTS[9]
+
+
+def kernel_times(logdir: str):
+    """{(node name, op type): picoseconds} of the kernels traced in `logdir`."""
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+    totals = collections.Counter()
+    for path in glob.glob(os.path.join(logdir, "**", "*.xplane.pb"), recursive=True):
+        space = xplane_pb2.XSpace()
+        with open(path, "rb") as f:
+            space.ParseFromString(f.read())
+        for plane in space.planes:
+            for line in plane.lines:
+                if not line.name.startswith("tf_Compute"):
+                    continue
+                for event in line.events:
+                    name = plane.event_metadata[event.metadata_id].name
+                    node, _, op = name.rpartition(":")  # "scope/node:OpType"
+                    if node and not node.startswith("ExecutorState"):  # kernels only
+                        totals[(node, op)] += event.duration_ps
+    return totals
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--bf16", action="store_true")
+    p.add_argument("--xla", action="store_true", help="compile the search with XLA")
+    p.add_argument("--runs", type=int, default=3, help="searches traced")
+    p.add_argument("--top", type=int, default=15, help="kernels listed one by one")
+    args = p.parse_args()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from bert2bert.decoding import beam_search
+    from bert2bert.models import build_model
+
+    keras.utils.set_random_seed(0)
+    model = build_model(w1_config(args.bf16, dropout=0.1))
+    src = tf.constant(np.random.default_rng(1).integers(1000, 30522, (BATCH, SRC)), tf.int32)
+
+    @tf.function(jit_compile=args.xla)
+    def search():
+        return beam_search(model, src, tf.ones_like(src), beam_size=BEAMS, max_length=TGT,
+                           start_id=101, end_id=102, pad_id=0, alpha=0.6,
+                           min_length=TGT)["ids"]
+
+    for _ in range(2):  # tracing, the first run of the graph
+        search().numpy()
+    with tempfile.TemporaryDirectory() as logdir:
+        tf.profiler.experimental.start(logdir)
+        tic = time.perf_counter()
+        for _ in range(args.runs):
+            search().numpy()
+        wall = (time.perf_counter() - tic) / args.runs / TGT * 1000
+        tf.profiler.experimental.stop()
+        kernels = kernel_times(logdir)
+    steps = args.runs * TGT
+    ms = {k: v / 1e9 / steps for k, v in kernels.items()}  # ps -> ms per step
+    parts = collections.Counter()
+    for (node, op), t in ms.items():
+        parts[part_of(node, op)] += t
+    total = sum(parts.values())
+    facts = cpu_facts()
+    lines = [f"W1 beam step ({BATCH} x {BEAMS} rows), {'mixed_bfloat16' if args.bf16 else 'float32'}, "
+             f"{'XLA' if args.xla else 'plain graph'}, on {facts['cpu_model']} "
+             f"({', '.join(facts['cpu_flags'])})", "",
+             "| part | kernel ms per step | share |", "|---|---:|---:|"]
+    lines += [f"| {part} | {parts[part]:.2f} | {parts[part] / total:.0%} |" for part in PARTS]
+    lines += [f"| all kernels | {total:.2f} | 100% |",
+              f"| wall time of a step (profiler on) | {wall:.2f} | |", "",
+              "Most expensive kernels (ms per step):", ""]
+    lines += [f"- {t:.2f} `{node}` ({op})" for (node, op), t in
+              sorted(ms.items(), key=lambda kv: -kv[1])[:args.top]]
+    print("\n".join(lines))
+    print(json.dumps({**facts, "precision": "mixed_bfloat16" if args.bf16 else "float32",
+                      "xla": args.xla, "wall_ms_per_step": round(wall, 3),
+                      "kernel_ms_per_step": {k: round(parts[k], 3) for k in PARTS}}))
+
+
+if __name__ == "__main__":
+    main()
