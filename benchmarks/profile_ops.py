@@ -25,8 +25,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from bench_w1 import cpu_facts, w1_config  # noqa: E402
+from profile_w1 import BATCH, BEAMS, TGT, w1_search  # noqa: E402
 
-BATCH, BEAMS, SRC, TGT = 8, 4, 128, 32
 PARTS = ("decoder self-attention", "decoder cross-attention", "decoder feed-forward",
          "decoder LayerNorms and residuals", "decoder embeddings", "output projection",
          "candidates: top-k, log-normaliser, merge", "cache gather by parent beam",
@@ -82,22 +82,13 @@ def main():
     args = p.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import keras
-    import numpy as np
     import tensorflow as tf
 
-    from bert2bert.decoding import beam_search
     from bert2bert.models import build_model
 
     keras.utils.set_random_seed(0)
     model = build_model(w1_config(args.bf16, dropout=0.1))
-    src = tf.constant(np.random.default_rng(1).integers(1000, 30522, (BATCH, SRC)), tf.int32)
-
-    @tf.function(jit_compile=args.xla)
-    def search():
-        return beam_search(model, src, tf.ones_like(src), beam_size=BEAMS, max_length=TGT,
-                           start_id=101, end_id=102, pad_id=0, alpha=0.6,
-                           min_length=TGT)["ids"]
-
+    search = w1_search(model, args.xla)
     for _ in range(2):  # tracing, the first run of the graph
         search().numpy()
     with tempfile.TemporaryDirectory() as logdir:

@@ -21,15 +21,30 @@ def length_penalty(length, alpha):
     return tf.pow((5.0 + tf.cast(length, tf.float32)) / 6.0, tf.cast(alpha, tf.float32))
 
 
+def _min_length_applies(min_length) -> bool:
+    """False when `min_length` is a Python number below 1: the rule is off."""
+    return not (isinstance(min_length, numbers.Number) and min_length < 1)
+
+
+def _is_early_end(ids, step, min_length, end_id):
+    """bool, the shape of `ids` [1 or N, W]: the end token while `step < min_length`."""
+    early = tf.reshape(tf.less(step, tf.cast(min_length, tf.int32)), [-1, 1])  # [1 or N, 1]
+    return tf.logical_and(early, tf.equal(ids, end_id))
+
+
+def _is_one_of(ids, values):
+    """bool, the shape of `ids`: the ids that are among `values` (a Python sequence)."""
+    return tf.reduce_any(tf.equal(ids[..., None], tf.constant(list(values), tf.int32)), -1)
+
+
 def block_early_end(log_probs, step, min_length, end_id):
     """Sets the end token's log-prob to -inf while `step < min_length` (a Python number, a
     scalar tensor, or one per row of `log_probs` [N]), so that no hypothesis has fewer than
     `min_length` tokens."""
-    if isinstance(min_length, numbers.Number) and min_length < 1:
+    if not _min_length_applies(min_length):
         return log_probs
-    early = tf.reshape(tf.less(step, tf.cast(min_length, tf.int32)), [-1, 1])  # [1 or N, 1]
-    is_end = tf.equal(tf.range(tf.shape(log_probs)[-1]), end_id)[None, :]
-    return tf.where(tf.logical_and(early, is_end), NEG_INF, log_probs)
+    vocab = tf.range(tf.shape(log_probs)[-1])[None, :]
+    return tf.where(_is_early_end(vocab, step, min_length, end_id), NEG_INF, log_probs)
 
 
 def block_repeated_ngrams(log_probs, tokens, step, size: int):
@@ -72,9 +87,8 @@ def block_ids(log_probs, ids):
     """Sets the log-probs of `ids` (a Python sequence) to -inf."""
     if not ids:
         return log_probs
-    vocab = tf.range(tf.shape(log_probs)[-1])
-    hit = tf.reduce_any(tf.equal(vocab[:, None], tf.constant(list(ids), tf.int32)[None]), -1)
-    return tf.where(hit[None, :], NEG_INF, log_probs)
+    vocab = tf.range(tf.shape(log_probs)[-1])[None, :]
+    return tf.where(_is_one_of(vocab, ids), NEG_INF, log_probs)
 
 
 def next_token_log_probs(logits, tokens, step, *, end_id, min_length=0,
@@ -134,7 +148,7 @@ def top_next_tokens(logits, tokens, step, k: int, *, end_id, min_length=0,
         return values, ids
     logits = tf.cast(logits, tf.float32)
     vocab = logits.shape[-1]
-    blocks_end = not (isinstance(min_length, numbers.Number) and min_length < 1)
+    blocks_end = _min_length_applies(min_length)
     width = k + len(forbidden_ids) + int(blocks_end)
     if vocab is not None:
         k, width = min(k, vocab), min(width, vocab)
@@ -143,15 +157,12 @@ def top_next_tokens(logits, tokens, step, k: int, *, end_id, min_length=0,
     # `tf.reduce_logsumexp`'s own arithmetic, with the maximum already at hand: same bits.
     log_norm = tf.math.log(tf.reduce_sum(tf.exp(logits - row_max), axis=-1, keepdims=True))
     log_probs = values - (log_norm + row_max)
-    if width == k:
+    # The same rules as `block_ids` and `block_early_end`, on the candidates' ids only.
+    rules = ([_is_one_of(ids, forbidden_ids)] if forbidden_ids else []) + (
+        [_is_early_end(ids, step, min_length, end_id)] if blocks_end else [])
+    if not rules:
         return log_probs, ids
-    blocked = tf.zeros_like(ids, tf.bool)
-    if forbidden_ids:
-        blocked = tf.reduce_any(
-            tf.equal(ids[:, :, None], tf.constant(list(forbidden_ids), tf.int32)), axis=-1)
-    if blocks_end:
-        early = tf.reshape(tf.less(step, tf.cast(min_length, tf.int32)), [-1, 1])
-        blocked = tf.logical_or(blocked, tf.logical_and(early, tf.equal(ids, end_id)))
+    blocked = rules[0] if len(rules) == 1 else tf.logical_or(*rules)
     log_probs, order = tf.math.top_k(tf.where(blocked, NEG_INF, log_probs), k=k)
     return log_probs, tf.gather(ids, order, batch_dims=1)
 
