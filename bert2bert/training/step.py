@@ -168,7 +168,8 @@ class TrainStep:
         replicas = self.strategy.num_replicas_in_sync
         if self._sums is None:  # one pass: the sum's gradient over the global token count
             global_count = ctx.all_reduce(SUM, count)
-            grads = [g * (weight / global_count) for g in grads]
+            scale = weight / global_count
+            grads = [g * scale for g in grads]
         else:
             total, count = total + self._loss_sum, count + self._tokens
             global_count = ctx.all_reduce(SUM, count)
