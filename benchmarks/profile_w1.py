@@ -61,8 +61,7 @@ def beam_parts(model, min_seconds: float) -> dict:
     rows, hidden, vocab = BATCH * BEAMS, spec.hidden_size, spec.vocab_size
     rng = np.random.default_rng(0)
     src = tf.constant(rng.integers(1000, vocab, (BATCH, SRC)), tf.int32)
-    state = model.start_decoding(src, tf.ones_like(src), TGT)
-    state = tf.nest.map_structure(lambda t: tf.repeat(t, BEAMS, axis=0), state)
+    state = model.start_decoding(src, tf.ones_like(src), TGT, BEAMS)
     tokens = tf.constant(rng.integers(1000, vocab, (rows,)), tf.int32)
     step = tf.constant(TGT // 2)
     constants = state.constants

@@ -76,10 +76,9 @@ def beam_search(model, source_ids, source_mask, *, beam_size: int, max_length: i
         min_length = tf.repeat(tf.broadcast_to(tf.cast(min_length, tf.int32), [batch]), beams)
     best_penalty = length_penalty(limit, alpha)
 
-    # One copy of the source state per beam (row b * beams + k); only the self-attention
-    # caches change from step to step, the rest is constant.
-    state = model.start_decoding(source_ids, source_mask, max_length)
-    state = tf.nest.map_structure(lambda t: tf.repeat(t, beams, axis=0), state)
+    # One cache row per beam (row b * beams + k); only the self-attention caches change from
+    # step to step, the rest is constant (and kept once per source where the model can).
+    state = model.start_decoding(source_ids, source_mask, max_length, beams)
     positions = tf.range(max_length)
     row_start = tf.range(batch)[:, None] * beams
 

@@ -1,11 +1,14 @@
 """The state a decoder carries from one step to the next (the models' decoding protocol).
 
-    state = model.start_decoding(source_ids, source_mask, max_length)   # DecodingState
+    state = model.start_decoding(source_ids, source_mask, max_length, beams=1)
     logits, state = model.decode_step(state, token_ids, step)
 
-Only `cache` changes from step to step (beam search reorders it with the beams); `constants`
-are computed once per source and never change. Both are nests of tensors with the batch
-first, so `tf.nest.map_structure` can repeat them per beam.
+`start_decoding` makes the state of `beams` hypotheses per source: the cache has one row per
+hypothesis, source-major (row `b * beams + k`, the rows `decode_step` takes and returns).
+Only `cache` changes from step to step (beam search reorders its rows with the beams);
+`constants` are computed once per source and never change: the model may keep them once per
+source (the encoder-decoder keeps its cross-attention keys and values so, not a copy per
+beam) or once per row (the prefix LM), and other code never looks inside.
 """
 from typing import Any, List, NamedTuple, Tuple
 
@@ -13,7 +16,8 @@ KeyValues = Tuple[Any, Any]  # (keys, values), each [batch, heads, length, head_
 
 
 class DecodingState(NamedTuple):
-    """cache: per block the self-attention (keys, values) of every position so far.
+    """cache: per block the self-attention (keys, values) of every position so far, one row
+    per hypothesis.
     constants: what the model computed once per source (cross-attention keys and values,
     the source mask, a prefix length...), a nest the decoders never look inside."""
 

@@ -123,7 +123,11 @@ class CachedAttention(keras.layers.Layer):
 
     def call(self, query, value=None, attention_mask=None, cache=None,
              cache_index=None, training=None):
-        """Attends from `query` [B, T, D]; `attention_mask` broadcasts to [B, T, S]."""
+        """Attends from `query` [B, T, D]; `attention_mask` broadcasts to [B, T, S].
+
+        A decoding step (T = 1) against fixed keys/values (`cache` without `cache_index`)
+        may have several query rows per key row: the k consecutive rows of a source (its
+        beams) attend as the k positions of one query, one product per source."""
         if cache is None:
             key, val = self.key_value(query if value is None else value)
         elif cache_index is None:
@@ -133,6 +137,10 @@ class CachedAttention(keras.layers.Layer):
             key = _write(cache[0], new_key, cache_index)
             val = _write(cache[1], new_val, cache_index)
             cache = (key, val)
+        rows = ops.shape(query)[0]
+        per_source = cache is not None and cache_index is None and query.shape[1] == 1
+        if per_source:  # [rows, 1, D] -> [key rows, rows per key row, D]
+            query = ops.reshape(query, (ops.shape(key)[0], -1, query.shape[-1]))
 
         q = _project(self.query_dense, query, (self.num_heads, self.head_size))
         q = _heads_first(q * ops.cast(self._scale, self.compute_dtype))
@@ -148,6 +156,8 @@ class CachedAttention(keras.layers.Layer):
         else:
             context = ops.transpose(context, (0, 2, 1, 3))  # [B, T, N, H]
         output = _project(self.output_dense, context, (self.output_size,))
+        if per_source:
+            output = ops.reshape(output, (rows, 1, self.output_size))
         if cache_index is not None:
             return output, cache
         return output

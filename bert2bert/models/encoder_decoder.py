@@ -9,7 +9,8 @@ from bert2bert.models.seq2seq import INPUT_KEYS, Seq2SeqModel, causal_mask
 
 
 class SourceConstants(NamedTuple):
-    """Computed once per source: per-block cross-attention (keys, values) and the mask."""
+    """Computed once per source, kept once per source (not per beam): per-block
+    cross-attention (keys, values) [B, N, S, H] and the mask [B, 1, S]."""
 
     cross_key_values: list
     cross_mask: object  # bool [B, 1, S]
@@ -67,16 +68,19 @@ class EncoderDecoderLM(Seq2SeqModel):
         return self.logits(hidden)
 
     def start_decoding(self, encoder_token_ids, encoder_padding_mask,
-                       max_target_length) -> DecodingState:
-        """Encodes the source once; the cross-attention keys/values are the constants."""
+                       max_target_length, beams: int = 1) -> DecodingState:
+        """Encodes the source once; the cross-attention keys/values are the constants, once
+        per source; the cache has `beams` rows per source."""
         src_mask = ops.cast(encoder_padding_mask, "bool")
         encoded = self.encode(encoder_token_ids, src_mask)
         constants = SourceConstants(self.decoder.cross_key_values(encoded), src_mask[:, None, :])
         batch = ops.shape(encoder_token_ids)[0]
-        return DecodingState(self._new_cache(batch, max_target_length), constants)
+        return DecodingState(self._new_cache(batch * beams, max_target_length), constants)
 
     def decode_step(self, state: DecodingState, token_ids, step):
-        """Feeds `token_ids` [B] at target position `step`; returns (logits [B, V], state)."""
+        """Feeds `token_ids` [rows] at target position `step`; returns (logits [rows, V],
+        state). The rows of a source (its beams) are consecutive; the cross-attention keys
+        and values may have one row per source or one per row."""
         token_ids = ops.reshape(token_ids, (-1, 1))
         step = ops.cast(step, "int32")
         cache_len = ops.shape(state.cache[0][0])[2]

@@ -2,7 +2,7 @@
 from typing import NamedTuple
 
 import keras
-from keras import ops
+from keras import ops, tree
 
 from bert2bert.decoding.state import DecodingState
 from bert2bert.models.seq2seq import INPUT_KEYS, Seq2SeqModel, causal_mask
@@ -50,8 +50,9 @@ class PrefixLM(Seq2SeqModel):
         return self.logits(hidden[:, ops.shape(src_ids)[1]:])
 
     def start_decoding(self, encoder_token_ids, encoder_padding_mask,
-                       max_target_length) -> DecodingState:
-        """Runs the prefix once, filling the first S positions of the cache."""
+                       max_target_length, beams: int = 1) -> DecodingState:
+        """Runs the prefix once, filling the first S positions of the cache; with `beams`,
+        the cache and the constants are repeated per beam (row `b * beams + k`)."""
         batch = ops.shape(encoder_token_ids)[0]
         src_mask = ops.cast(encoder_padding_mask, "bool")
         src_len = ops.shape(encoder_token_ids)[1]
@@ -65,7 +66,10 @@ class PrefixLM(Seq2SeqModel):
         _, cache = self.decoder(encoder_token_ids, self_mask=self_mask, position_ids=positions,
                                 caches=self._new_cache(batch, total), cache_index=0)
         constants = PrefixConstants(src_mask, ops.sum(ops.cast(src_mask, "int32"), axis=1))
-        return DecodingState(cache, constants)
+        state = DecodingState(cache, constants)
+        if beams == 1:
+            return state
+        return tree.map_structure(lambda t: ops.repeat(t, beams, axis=0), state)
 
     def decode_step(self, state: DecodingState, token_ids, step):
         """Feeds `token_ids` [B] at target position `step`; returns (logits [B, V], state)."""

@@ -28,8 +28,9 @@ class Seq2SeqModel(keras.Model):
     Output: float32 logits [B, T_dec, decoder vocab], position t predicting target t.
 
     Incremental decoding (`bert2bert.decoding.DecodingState`):
-    `state = start_decoding(src_ids, src_mask, max_len)`, then
-    `logits, state = decode_step(state, token_ids, step)` for step 0, 1, ...
+    `state = start_decoding(src_ids, src_mask, max_len, beams=1)`, then
+    `logits, state = decode_step(state, token_ids, step)` for step 0, 1, ... (`beams`
+    consecutive rows per source).
 
     Args:
         spec: the `ModelSpec` (`bert2bert.resolve.model_spec` makes one from a config).

@@ -59,6 +59,31 @@ def test_cached_greedy_decoding_equals_full_forward(variant):
     np.testing.assert_allclose(cached, full, atol=1e-5, rtol=0)
 
 
+@pytest.mark.parametrize("variant", ["bert2bert", "gpt"])
+def test_beams_of_a_source_decode_as_that_source_alone(variant):
+    """`start_decoding(..., beams=3)`: 3 cache rows per source; the encoder-decoder keeps its
+    cross-attention keys and values once per source (not a copy per beam). Each row's
+    step logits equal those of its source decoded alone, whatever the other beams feed."""
+    model = tiny_model(variant)
+    inputs = random_inputs(model, batch=2)
+    src, mask = inputs["encoder_token_ids"], inputs["encoder_padding_mask"]
+    beams, vocab = 3, model.spec.decoder.vocab_size
+    state = model.start_decoding(src, mask, 4, beams=beams)
+    assert state.cache[0][0].shape[0] == 2 * beams
+    if variant == "bert2bert":
+        assert state.constants.cross_key_values[0][0].shape[0] == 2  # once per source
+    tokens = np.arange(2 * beams, dtype="int32") % vocab + 3  # every row its own token
+    alone = [model.start_decoding(src[r // beams:r // beams + 1], mask[r // beams:r // beams + 1],
+                                  4) for r in range(2 * beams)]  # one state per row
+    for step in range(3):
+        out, state = model.decode_step(state, tokens, step)
+        for row in range(2 * beams):
+            want, alone[row] = model.decode_step(alone[row], tokens[row:row + 1], step)
+            np.testing.assert_allclose(ops.convert_to_numpy(out)[row],
+                                       ops.convert_to_numpy(want)[0], atol=1e-5, rtol=0)
+        tokens = (tokens + 7) % vocab
+
+
 @pytest.mark.parametrize("variant", ALL)
 def test_source_changes_decoder_logits(variant):
     """Cross-attention is really used (for gpt: the prefix is really attended to)."""
