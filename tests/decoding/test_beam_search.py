@@ -163,6 +163,35 @@ def test_stops_early_when_no_alive_hypothesis_can_win():
     assert out["lengths"][0, 0] == 0 and np.isfinite(out["scores"]).all()
 
 
+class RecordingModel(CountingModel):
+    """Also records the state each decode step receives."""
+
+    def __init__(self, model):
+        super().__init__(model)
+        self.states = []
+
+    def start_decoding(self, *args):
+        self.start_args = args
+        return self.model.start_decoding(*args)
+
+    def decode_step(self, state, tokens, step):
+        self.states.append(state)
+        return super().decode_step(state, tokens, step)
+
+
+def test_the_search_keeps_cross_attention_keys_once_per_source():
+    """beam_search asks the model for `beam_size` cache rows per source and passes the
+    constants through untouched: the cross-attention keys stay [sources, ...], not one copy
+    per beam."""
+    model, src, mask = setup("bert2bert")
+    recording = RecordingModel(model)
+    run(recording, src, mask, end_id=5, beam_size=3, max_length=4)
+    assert recording.start_args[3] == 3
+    state = recording.states[0]
+    assert state.cache[0][0].shape[0] == 3 * src.shape[0]
+    assert state.constants.cross_key_values[0][0].shape[0] == src.shape[0]
+
+
 def test_empty_batch():
     model, src, mask = setup("gpt")
     out = run(model, src[:0], mask[:0], end_id=5, n_best=2)
