@@ -2,6 +2,8 @@
 import keras
 from keras import ops
 
+from bert2bert.layers import fused
+
 
 @keras.saving.register_keras_serializable(package="bert2bert")
 class TransformerEmbeddings(keras.layers.Layer):
@@ -73,7 +75,7 @@ class TransformerEmbeddings(keras.layers.Layer):
                 dtype=self.dtype_policy, name="token_type_embeddings")
         self.layer_norm = None
         if layer_norm_epsilon is not None:
-            self.layer_norm = keras.layers.LayerNormalization(
+            self.layer_norm = fused.LayerNormalization(
                 epsilon=layer_norm_epsilon, dtype=self.dtype_policy, name="layer_norm")
         self.dropout = keras.layers.Dropout(dropout, dtype=self.dtype_policy)
 

@@ -2,6 +2,8 @@
 import keras
 from keras import ops
 
+from bert2bert.layers import fused
+
 
 @keras.saving.register_keras_serializable(package="bert2bert")
 class FeedForward(keras.layers.Layer):
@@ -39,8 +41,12 @@ class FeedForward(keras.layers.Layer):
         self.output_dense.build(tuple(input_shape[:-1]) + (self.intermediate_size,))
         self.built = True
 
-    def call(self, x):
-        h = ops.gelu(self.intermediate_dense(x), approximate=self.approximate_gelu)
+    def call(self, x, training=None):
+        h = self.intermediate_dense(x)
+        if training:  # one fused pass each way (layers/fused.py); plain ops to decode and serve
+            h = fused.gelu(h, approximate=self.approximate_gelu)
+        else:
+            h = ops.gelu(h, approximate=self.approximate_gelu)
         return self.output_dense(h)
 
     def get_config(self):

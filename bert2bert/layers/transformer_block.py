@@ -2,6 +2,7 @@
 import keras
 
 from bert2bert.layers.attention import CachedAttention
+from bert2bert.layers import fused
 from bert2bert.layers.feed_forward import FeedForward
 
 # Sub-layers that a decoder block takes over from an encoder block when the two
@@ -77,7 +78,7 @@ class TransformerBlock(keras.layers.Layer):
                                    initializer_range, dtype=self.dtype_policy, name=name)
 
         def norm(name):
-            return keras.layers.LayerNormalization(
+            return fused.LayerNormalization(
                 epsilon=layer_norm_epsilon, dtype=self.dtype_policy, name=name)
 
         if shared_from is not None:

@@ -142,7 +142,7 @@ class TrainStep:
         with tf.GradientTape() as tape:
             logits = self.model(inputs, training=True)
             total, count = masked_cross_entropy_sum(labels, logits, inputs["decoder_padding_mask"],
-                                                    self.label_smoothing)
+                                                    self.label_smoothing, fused_pass=True)
             count = tf.maximum(count, 1.0)
             scaled = self.optimizer.scale_loss(total / count)  # identity unless mixed_float16
         # Dense: the norm of IndexedSlices with repeated rows is not the gradient's norm,

@@ -197,8 +197,8 @@ def poison_the_loss(monkeypatch, good_calls):
     real = step.masked_cross_entropy_sum
     calls = tf.Variable(0)
 
-    def poisoned(labels, logits, mask, smoothing):
-        total, count = real(labels, logits, mask, smoothing)
+    def poisoned(labels, logits, mask, smoothing, **options):
+        total, count = real(labels, logits, mask, smoothing, **options)
         calls.assign_add(1)
         return tf.where(calls > good_calls, tf.constant(float("nan")), total), count
 

@@ -1,0 +1,101 @@
+"""The fused training passes (bert2bert/layers/fused.py): the same values and gradients as
+Keras' ops, in the training graph only (decoding and serving graphs need no XLA)."""
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from keras import ops
+
+from bert2bert.layers import FeedForward, fused
+from bert2bert.models.loss import token_cross_entropy
+
+RNG = np.random.default_rng(0)
+
+
+def value_and_grads(function, *tensors):
+    with tf.GradientTape() as tape:
+        tape.watch(tensors)
+        out = function(*tensors)
+        weights = np.random.default_rng(1).normal(size=out.shape).astype("float32")  # same each call
+        loss = tf.reduce_sum(tf.cast(out, tf.float32) * weights)
+    return out, tape.gradient(loss, tensors)
+
+
+def biggest(a, b):
+    return float(tf.reduce_max(tf.abs(tf.cast(a, tf.float32) - tf.cast(b, tf.float32))))
+
+
+@pytest.mark.parametrize("approximate", [True, False])
+def test_gelu_equals_keras_in_value_and_gradient(approximate):
+    x = tf.constant(RNG.normal(size=(3, 5, 16)) * 3, tf.float32)
+    want, (want_grad,) = value_and_grads(lambda x: ops.gelu(x, approximate=approximate), x)
+    got, (got_grad,) = value_and_grads(lambda x: fused.gelu(x, approximate=approximate), x)
+    assert biggest(got, want) < 1e-5 and biggest(got_grad, want_grad) < 1e-5
+    bf16 = fused.gelu(tf.cast(x, tf.bfloat16), approximate=approximate)
+    assert bf16.dtype == tf.bfloat16 and biggest(bf16, want) < 0.05
+
+
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
+def test_cross_entropy_equals_keras_in_value_and_gradient(label_smoothing):
+    logits = tf.constant(RNG.normal(size=(3, 5, 40)) * 4, tf.float32)
+    labels = tf.constant(RNG.integers(0, 40, (3, 5)), tf.int32)
+    want, (want_grad,) = value_and_grads(
+        lambda z: token_cross_entropy(labels, z, label_smoothing), logits)
+    got, (got_grad,) = value_and_grads(
+        lambda z: token_cross_entropy(labels, z, label_smoothing, fused_pass=True), logits)
+    assert got.dtype == tf.float32 and got.shape == (3, 5)
+    assert biggest(got, want) < 1e-5 and biggest(got_grad, want_grad) < 1e-6
+    _, (bf16_grad,) = value_and_grads(
+        lambda z: token_cross_entropy(labels, z, label_smoothing, fused_pass=True),
+        tf.cast(logits, tf.bfloat16))
+    assert bf16_grad.dtype == tf.bfloat16  # the gradient comes back in the logits' dtype
+
+
+def test_layer_norm_trains_as_keras_and_keeps_keras_weights():
+    x = tf.constant(RNG.normal(size=(3, 5, 16)) * 3 + 1, tf.float32)
+    weights = RNG.normal(size=(3, 5, 16)).astype("float32")
+    ours = fused.LayerNormalization(epsilon=1e-12)
+    theirs = keras.layers.LayerNormalization(epsilon=1e-12)
+    ours.build(x.shape)
+    theirs.build(x.shape)
+    assert [w.path.split("/")[-1] for w in ours.weights] == ["gamma", "beta"]
+    theirs.set_weights([RNG.normal(size=16), RNG.normal(size=16)])
+    ours.set_weights(theirs.get_weights())
+
+    def trained(layer):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x, training=True)
+            loss = tf.reduce_sum(y * weights)
+        return (y, *tape.gradient(loss, [x, layer.gamma, layer.beta]))
+
+    for got, want in zip(trained(ours), trained(theirs)):
+        assert biggest(got, want) < 1e-5
+    assert biggest(ours(x), theirs(x)) < 1e-5  # inference: Keras' own ops
+    copy = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(ours))
+    assert type(copy) is fused.LayerNormalization and copy.epsilon == 1e-12
+
+
+def xla_functions(concrete):
+    """Names of the functions in `concrete`'s graph that XLA must compile."""
+    names = []
+    for f in concrete.graph.as_graph_def().library.function:
+        if f.attr["_XlaMustCompile"].b:
+            names.append(f.signature.name)
+    return names
+
+
+def test_only_the_training_graph_is_compiled_by_xla():
+    layer = FeedForward(hidden_size=8, intermediate_size=32)
+    x = tf.ones((2, 3, 8))
+
+    @tf.function
+    def train(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x, training=True)
+        return tape.gradient(y, x)
+
+    infer = tf.function(lambda x: layer(x, training=False))
+    assert xla_functions(train.get_concrete_function(x))
+    assert not xla_functions(infer.get_concrete_function(x))
