@@ -1,8 +1,10 @@
-"""Where a W1 beam-search step's time goes, op by op: TensorFlow's profiler on the real
-search (`bert2bert.decoding.beam_search` in one `tf.function`, plain graph or XLA), its
-kernels summed by part of the model. Not a test; see also `profile_w1.py` (parts timed alone).
+"""Where a W1 beam-search step's (or, with `--train`, a training step's) time goes, op by
+op: TensorFlow's profiler on the real search (`bert2bert.decoding.beam_search` in one
+`tf.function`, plain graph or XLA) or the real update (`make_train_step`, batch 16), its
+kernels summed by part. Not a test; see also `profile_w1.py` (parts timed alone).
 
     .venv/bin/python benchmarks/profile_ops.py [--bf16] [--xla] [--runs 3] [--top 15]
+    .venv/bin/python benchmarks/profile_ops.py --train [--bf16] [--runs 3]
 
 Times are kernel time per search step: each kernel from its start to its end, summed over
 TensorFlow's inter-op threads (two kernels can run at once, so the sum can exceed the wall
@@ -11,7 +13,11 @@ kernels' sum and the wall time of a step (the executor's scheduling is the diffe
 write, scores), cross-attention, feed-forward and LayerNorms; the output projection; the
 candidate search (`top_next_tokens`: top-k and log-normaliser, and the merge); the cache
 gather by parent beam; the encoder (once per search, spread over its steps); the rest.
-Prints a Markdown table, the `--top` most expensive kernels and one JSON line.
+Training parts: matrix products (forward and backward, all layers and the output
+projection), GELU, LayerNorm, dropout, the softmax cross-entropy, the rest of attention
+(mask, softmax, scaling), transposes, the embedding gradients, gradient clipping, the
+AdamW update, the rest. Prints a Markdown table, the `--top` most expensive kernels and
+one JSON line.
 """
 import argparse
 import collections
@@ -25,7 +31,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from bench_w1 import cpu_facts, w1_config  # noqa: E402
-from profile_w1 import BATCH, BEAMS, TGT, w1_search  # noqa: E402
+from profile_w1 import BATCH, BEAMS, TGT, TRAIN_BATCH, w1_search, w1_train_step  # noqa: E402
 
 PARTS = ("decoder self-attention", "decoder cross-attention", "decoder feed-forward",
          "decoder LayerNorms and residuals", "decoder embeddings", "output projection",
@@ -50,6 +56,36 @@ def part_of(name: str, op: str) -> str:
     if op.endswith("MatMul"):  # the tied projection is the one matmul outside the blocks
         return PARTS[5]
     return PARTS[9]
+
+
+TRAIN_PARTS = ("matrix products", "GELU", "LayerNorm", "dropout", "softmax cross-entropy",
+               "attention: mask, softmax, scaling", "transposes", "embedding gradients",
+               "gradient clipping", "AdamW update", "the rest",
+               "XLA-fused passes (GELU, LayerNorm, cross-entropy: layers/fused.py)")
+
+
+def train_part_of(name: str, op: str) -> str:
+    """The part of `TRAIN_PARTS` a kernel of a training step belongs to (XLA's compiled
+    clusters show as the thunk executor's events, not by name)."""
+    if name.startswith("ThunkExecutor"):
+        return TRAIN_PARTS[11]
+    if "MatMul" in op:
+        return TRAIN_PARTS[0]
+    if "global_norm" in name or op == "L2Loss":
+        return TRAIN_PARTS[8]
+    for keys, part in ((("Gelu", "gelu"), 1), (("_norm", "layer_norm"), 2), (("dropout",), 3),
+                       (("cross_entropy", "CrossEntropy"), 4)):
+        if any(k in name for k in keys):
+            return TRAIN_PARTS[part]
+    if "Transpose" in op:
+        return TRAIN_PARTS[6]
+    if op in ("UnsortedSegmentSum", "GatherV2", "AddN", "Tile"):
+        return TRAIN_PARTS[7]
+    if "attention" in name:
+        return TRAIN_PARTS[5]
+    if "adam" in name or op.startswith("ResourceApply"):
+        return TRAIN_PARTS[9]
+    return TRAIN_PARTS[10]
 
 
 def kernel_times(logdir: str):
@@ -79,6 +115,7 @@ def main():
     p.add_argument("--xla", action="store_true", help="compile the search with XLA")
     p.add_argument("--runs", type=int, default=3, help="searches traced")
     p.add_argument("--top", type=int, default=15, help="kernels listed one by one")
+    p.add_argument("--train", action="store_true", help="a training step instead")
     args = p.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import keras
@@ -88,29 +125,37 @@ def main():
 
     keras.utils.set_random_seed(0)
     model = build_model(w1_config(args.bf16, dropout=0.1))
-    search = w1_search(model, args.xla)
+    if args.train:
+        step, inputs, labels = w1_train_step(model)
+        run, steps_per_run, what = (lambda: step((inputs, labels))[0]), 1, (
+            f"W1 training step (batch {TRAIN_BATCH})")
+        names, classify = TRAIN_PARTS, train_part_of
+    else:
+        run, steps_per_run, what = w1_search(model, args.xla), TGT, (
+            f"W1 beam step ({BATCH} x {BEAMS} rows)")
+        names, classify = PARTS, part_of
     for _ in range(2):  # tracing, the first run of the graph
-        search().numpy()
+        run().numpy()
     with tempfile.TemporaryDirectory() as logdir:
         tf.profiler.experimental.start(logdir)
         tic = time.perf_counter()
         for _ in range(args.runs):
-            search().numpy()
-        wall = (time.perf_counter() - tic) / args.runs / TGT * 1000
+            run().numpy()
+        wall = (time.perf_counter() - tic) / args.runs / steps_per_run * 1000
         tf.profiler.experimental.stop()
         kernels = kernel_times(logdir)
-    steps = args.runs * TGT
+    steps = args.runs * steps_per_run
     ms = {k: v / 1e9 / steps for k, v in kernels.items()}  # ps -> ms per step
     parts = collections.Counter()
     for (node, op), t in ms.items():
-        parts[part_of(node, op)] += t
+        parts[classify(node, op)] += t
     total = sum(parts.values())
     facts = cpu_facts()
-    lines = [f"W1 beam step ({BATCH} x {BEAMS} rows), {'mixed_bfloat16' if args.bf16 else 'float32'}, "
+    lines = [f"{what}, {'mixed_bfloat16' if args.bf16 else 'float32'}, "
              f"{'XLA' if args.xla else 'plain graph'}, on {facts['cpu_model']} "
              f"({', '.join(facts['cpu_flags'])})", "",
              "| part | kernel ms per step | share |", "|---|---:|---:|"]
-    lines += [f"| {part} | {parts[part]:.2f} | {parts[part] / total:.0%} |" for part in PARTS]
+    lines += [f"| {part} | {parts[part]:.2f} | {parts[part] / total:.0%} |" for part in names]
     lines += [f"| all kernels | {total:.2f} | 100% |",
               f"| wall time of a step (profiler on) | {wall:.2f} | |", "",
               "Most expensive kernels (ms per step):", ""]
@@ -118,8 +163,8 @@ def main():
               sorted(ms.items(), key=lambda kv: -kv[1])[:args.top]]
     print("\n".join(lines))
     print(json.dumps({**facts, "precision": "mixed_bfloat16" if args.bf16 else "float32",
-                      "xla": args.xla, "wall_ms_per_step": round(wall, 3),
-                      "kernel_ms_per_step": {k: round(parts[k], 3) for k in PARTS}}))
+                      "xla": args.xla, "train": args.train, "wall_ms_per_step": round(wall, 3),
+                      "kernel_ms_per_step": {k: round(parts[k], 3) for k in names}}))
 
 
 if __name__ == "__main__":

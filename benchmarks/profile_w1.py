@@ -134,13 +134,14 @@ def search_step_ms(model, min_seconds: float, xla: bool) -> float:
     return per_call(w1_search(model, xla), min_seconds) / TGT
 
 
-def training_parts(model, min_seconds: float) -> dict:
-    """{part: (ms, GFLOP)} of one training step of TRAIN_BATCH."""
+def w1_train_step(model):
+    """(step, inputs, labels): W1's training update (`make_train_step`: AdamW with linear
+    decay, clipping at 1.0) and one fixed batch of TRAIN_BATCH random examples; `step((inputs,
+    labels))` applies one update."""
     import numpy as np
     import tensorflow as tf
 
     from bert2bert.config import OptimizerConfig
-    from bert2bert.models.loss import masked_cross_entropy_sum
     from bert2bert.training.optimizer import build_optimizer
     from bert2bert.training.step import make_train_step
 
@@ -150,10 +151,28 @@ def training_parts(model, min_seconds: float) -> dict:
     tgt = tf.constant(rng.integers(1000, vocab, (TRAIN_BATCH, TGT)), tf.int32)
     inputs = {"encoder_token_ids": src, "encoder_padding_mask": tf.ones_like(src),
               "decoder_token_ids": tgt, "decoder_padding_mask": tf.ones_like(tgt)}
+    optimizer = build_optimizer(OptimizerConfig(name="adamw", schedule="linear",
+                                                learning_rate=1e-4, warmup_steps=0,
+                                                scale_by_hidden_size=False, weight_decay=0.01),
+                                model.spec.decoder.hidden_size, 10_000,
+                                model.dtype_policy.name, clip_in_optimizer=False)
+    optimizer.build(model.trainable_variables)
+    step = make_train_step(model, optimizer, tf.distribute.get_strategy(), clip_norm=1.0)
+    return step, inputs, tgt
+
+
+def training_parts(model, min_seconds: float) -> dict:
+    """{part: (ms, GFLOP)} of one training step of TRAIN_BATCH."""
+    import tensorflow as tf
+
+    from bert2bert.models.loss import masked_cross_entropy_sum
+
+    step, inputs, tgt = w1_train_step(model)
+    vocab = model.spec.decoder.vocab_size
 
     def loss():
         total, count = masked_cross_entropy_sum(tgt, model(inputs, training=True),
-                                                inputs["decoder_padding_mask"])
+                                                inputs["decoder_padding_mask"], fused_pass=True)
         return total / count
 
     @tf.function
@@ -162,13 +181,6 @@ def training_parts(model, min_seconds: float) -> dict:
             value = loss()
         return tape.gradient(value, model.trainable_variables)
 
-    optimizer = build_optimizer(OptimizerConfig(name="adamw", schedule="linear",
-                                                learning_rate=1e-4, warmup_steps=0,
-                                                scale_by_hidden_size=False, weight_decay=0.01),
-                                model.spec.decoder.hidden_size, 10_000,
-                                model.dtype_policy.name, clip_in_optimizer=False)
-    optimizer.build(model.trainable_variables)
-    step = make_train_step(model, optimizer, tf.distribute.get_strategy(), clip_norm=1.0)
     enc, dec = model.spec.encoder, model.spec.decoder
     h, v = dec.hidden_size, vocab
     encoder_macs = SRC * enc.num_layers * (4 * h * h + 2 * h * enc.intermediate_size

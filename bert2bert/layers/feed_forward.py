@@ -43,7 +43,7 @@ class FeedForward(keras.layers.Layer):
 
     def call(self, x, training=None):
         h = self.intermediate_dense(x)
-        if training:  # one fused pass each way (layers/fused.py); plain ops to decode and serve
+        if fused.active(training):  # one pass each way when the train step asks (layers/fused.py)
             h = fused.gelu(h, approximate=self.approximate_gelu)
         else:
             h = ops.gelu(h, approximate=self.approximate_gelu)

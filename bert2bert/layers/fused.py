@@ -9,16 +9,23 @@ XLA fuses every elementwise op into one loop, the matrix products around them st
 TensorFlow's (oneDNN), which XLA's CPU backend runs slower (`benchmarks/README.md`).
 Compiled once per shape, on any CPU (memory-bound work: the fusion pays without AMX).
 
-Used only where gradients are taken (`training=True` in the layers, the train step's
-loss): decoding and the exported signatures keep plain TensorFlow ops, so a SavedModel
-needs no XLA to serve.
+Used only where a train step turns them on (`passes(True)`, around its forward pass) and
+the layers are called with `training=True`: decoding, evaluation and the exported
+signatures keep plain TensorFlow ops, so a SavedModel needs no XLA to serve. The train step
+turns them on when its batches have static shapes: XLA compiles once per shape, which
+pays for a fixed shape (TPU-style `static_shapes`, the benchmarks) but not for batches of
+ever-changing lengths.
 
+    with passes(True):
+        logits = model(inputs, training=True)   # FeedForward, LayerNormalization fused
     y = gelu(x, approximate=True)            # = keras.ops.gelu(x, approximate=True)
     y = layer_norm(x, gamma, beta, epsilon)  # over the last axis, as LayerNormalization
     loss = sparse_cross_entropy(labels, logits, label_smoothing=0.1)   # [B, T] float32
     norm = LayerNormalization(epsilon=1e-12)  # keras' layer; the fused pass when training
 """
+import contextlib
 import math
+import threading
 
 import keras
 import tensorflow as tf
@@ -27,6 +34,26 @@ _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _INV_SQRT_2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _CUBIC = 0.044715
+
+
+_STATE = threading.local()
+
+
+@contextlib.contextmanager
+def passes(enabled: bool):
+    """Within the block (while a graph is traced), layers called with `training=True` use
+    the fused passes when `enabled`."""
+    before = getattr(_STATE, "enabled", False)
+    _STATE.enabled = bool(enabled)
+    try:
+        yield
+    finally:
+        _STATE.enabled = before
+
+
+def active(training) -> bool:
+    """True when a layer called with `training` should use the fused passes."""
+    return bool(training) and getattr(_STATE, "enabled", False)
 
 
 def _compiled(function):
@@ -73,7 +100,8 @@ def gelu(x, approximate: bool = True):
     def fused(x):
         return forward(x), lambda dy: backward(x, dy)
 
-    return fused(x)
+    with tf.name_scope("fused_gelu"):
+        return fused(x)
 
 
 @_compiled
@@ -107,16 +135,18 @@ def layer_norm(x, gamma, beta, epsilon: float):
         y, mean, rstd = _layer_norm(x, gamma, beta, float(epsilon))
         return y, lambda dy: _layer_norm_grad(x, gamma, mean, rstd, dy)
 
-    return fused(x, gamma, beta)
+    with tf.name_scope("fused_layer_norm"):
+        return fused(x, gamma, beta)
 
 
 @keras.saving.register_keras_serializable(package="bert2bert")
 class LayerNormalization(keras.layers.LayerNormalization):
     """`keras.layers.LayerNormalization` (same weights, same checkpoints) that normalises
-    the last axis with `layer_norm`'s fused pass when `training`; Keras' ops otherwise."""
+    the last axis with `layer_norm`'s fused pass when `active(training)`; Keras' ops
+    otherwise."""
 
     def call(self, inputs, training=None):
-        if training and self.center and self.scale and self.axis in (-1, [-1],
+        if active(training) and self.center and self.scale and self.axis in (-1, [-1],
                                                                       len(inputs.shape) - 1):
             return layer_norm(inputs, tf.convert_to_tensor(self.gamma),
                               tf.convert_to_tensor(self.beta), self.epsilon)
@@ -163,4 +193,5 @@ def sparse_cross_entropy(labels, logits, label_smoothing: float = 0.0):
 
         return loss, grad
 
-    return fused(logits)
+    with tf.name_scope("fused_cross_entropy"):
+        return fused(logits)

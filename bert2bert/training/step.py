@@ -26,6 +26,7 @@ import dataclasses
 import keras
 import tensorflow as tf
 
+from bert2bert.layers import fused
 from bert2bert.models.loss import masked_cross_entropy_sum
 from bert2bert.training.tracing import element_spec_of, trace_for_spec
 
@@ -139,10 +140,13 @@ class TrainStep:
         """(token-loss sum, token count, dense gradient of the loss-scaled mean token loss) of
         one micro-batch; `count / loss scale` times it is the gradient of the token-loss sum."""
         self.traces["gradients"] += 1
-        with tf.GradientTape() as tape:
+        # GELU, LayerNorm and the loss as XLA-fused passes when the batch shape is fixed
+        # (XLA compiles per shape: bert2bert/layers/fused.py).
+        static = all(t.shape.is_fully_defined() for t in tf.nest.flatten((inputs, labels)))
+        with tf.GradientTape() as tape, fused.passes(static):
             logits = self.model(inputs, training=True)
             total, count = masked_cross_entropy_sum(labels, logits, inputs["decoder_padding_mask"],
-                                                    self.label_smoothing, fused_pass=True)
+                                                    self.label_smoothing, fused_pass=static)
             count = tf.maximum(count, 1.0)
             scaled = self.optimizer.scale_loss(total / count)  # identity unless mixed_float16
         # Dense: the norm of IndexedSlices with repeated rows is not the gradient's norm,

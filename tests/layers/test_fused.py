@@ -1,5 +1,6 @@
 """The fused training passes (bert2bert/layers/fused.py): the same values and gradients as
-Keras' ops, in the training graph only (decoding and serving graphs need no XLA)."""
+Keras' ops, in the training graph only (decoding and serving graphs need no XLA), and only
+when the train step turns them on (static batch shapes)."""
 import keras
 import numpy as np
 import pytest
@@ -63,7 +64,7 @@ def test_layer_norm_trains_as_keras_and_keeps_keras_weights():
     ours.set_weights(theirs.get_weights())
 
     def trained(layer):
-        with tf.GradientTape() as tape:
+        with tf.GradientTape() as tape, fused.passes(True):
             tape.watch(x)
             y = layer(x, training=True)
             loss = tf.reduce_sum(y * weights)
@@ -89,13 +90,41 @@ def test_only_the_training_graph_is_compiled_by_xla():
     layer = FeedForward(hidden_size=8, intermediate_size=32)
     x = tf.ones((2, 3, 8))
 
-    @tf.function
-    def train(x):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            y = layer(x, training=True)
-        return tape.gradient(y, x)
+    def train(enabled):
+        @tf.function
+        def gradient(x):
+            with tf.GradientTape() as tape, fused.passes(enabled):
+                tape.watch(x)
+                y = layer(x, training=True)
+            return tape.gradient(y, x)
+        return gradient.get_concrete_function(x)
 
     infer = tf.function(lambda x: layer(x, training=False))
-    assert xla_functions(train.get_concrete_function(x))
-    assert not xla_functions(infer.get_concrete_function(x))
+    with fused.passes(True):
+        assert not xla_functions(infer.get_concrete_function(x))
+    assert xla_functions(train(True)) and not xla_functions(train(False))
+    assert not fused.active(True)  # off outside a `passes(True)` block
+
+
+@pytest.mark.parametrize("static", [True, False])
+def test_the_train_step_fuses_only_batches_of_a_fixed_shape(static):
+    from bert2bert.config import OptimizerConfig
+    from bert2bert.training.optimizer import build_optimizer
+    from bert2bert.training.step import TrainStep
+    from tests.helpers import random_inputs, tiny_model
+
+    model = tiny_model("bert2bert", seed=3, num_layers=1)
+    optimizer = build_optimizer(OptimizerConfig(name="adamw", schedule="linear",
+                                                learning_rate=1e-3, warmup_steps=0,
+                                                scale_by_hidden_size=False), 32, 5)
+    step = TrainStep(model, optimizer, tf.distribute.get_strategy(), clip_norm=1.0)
+    inputs = {k: tf.constant(v) for k, v in random_inputs(model, batch=2).items()}
+    batch = (inputs, inputs["decoder_token_ids"])
+    spec = tf.nest.map_structure(
+        lambda t: tf.TensorSpec(t.shape if static else [None] * t.shape.rank, t.dtype), batch)
+    graph = step._update_fn.get_concrete_function(spec)
+    assert bool(xla_functions(graph)) == static
+    before = [v.numpy().copy() for v in model.trainable_variables]
+    result = step(iter(tf.data.Dataset.from_tensors(batch)))
+    assert np.isfinite(float(result.loss))
+    assert any(not np.array_equal(b, v.numpy()) for b, v in zip(before, model.trainable_variables))
