@@ -88,27 +88,36 @@ def timed(run, min_seconds: float, least: int = 1):
     return count / seconds, count
 
 
-def measure_training(model, min_seconds: float, batch: int, src_len: int, tgt_len: int,
-                     xla: bool):
+def w1_train_step(model, batch: int, src_len: int, tgt_len: int, xla: bool = False):
+    """(step, inputs, labels): W1's training update (`make_train_step`: AdamW with linear
+    decay, clipping at 1.0; the forward and backward compiled by XLA with `xla`) and one
+    fixed batch of random examples; `step((inputs, labels))` applies one update."""
     import numpy as np
     import tensorflow as tf
 
     from bert2bert.config import OptimizerConfig
-    from bert2bert.training.step import make_train_step
     from bert2bert.training.optimizer import build_optimizer
+    from bert2bert.training.step import make_train_step
 
+    vocab = model.spec.decoder.vocab_size
     opt_cfg = OptimizerConfig(name="adamw", schedule="linear", learning_rate=1e-4,
                               warmup_steps=0, scale_by_hidden_size=False, weight_decay=0.01)
-    strategy = tf.distribute.get_strategy()
-    optimizer = build_optimizer(opt_cfg, 256, 10_000, model.dtype_policy.name,
-                                clip_in_optimizer=False)
+    optimizer = build_optimizer(opt_cfg, model.spec.decoder.hidden_size, 10_000,
+                                model.dtype_policy.name, clip_in_optimizer=False)
     optimizer.build(model.trainable_variables)
-    step = make_train_step(model, optimizer, strategy, clip_norm=1.0, jit_compile=xla)
+    step = make_train_step(model, optimizer, tf.distribute.get_strategy(), clip_norm=1.0,
+                           jit_compile=xla)
     rng = np.random.default_rng(0)
-    src = tf.constant(rng.integers(1000, 30522, (batch, src_len)), tf.int32)
-    tgt = tf.constant(rng.integers(1000, 30522, (batch, tgt_len)), tf.int32)
+    src = tf.constant(rng.integers(1000, vocab, (batch, src_len)), tf.int32)
+    tgt = tf.constant(rng.integers(1000, vocab, (batch, tgt_len)), tf.int32)
     inputs = {"encoder_token_ids": src, "encoder_padding_mask": tf.ones_like(src),
               "decoder_token_ids": tgt, "decoder_padding_mask": tf.ones_like(tgt)}
+    return step, inputs, tgt
+
+
+def measure_training(model, min_seconds: float, batch: int, src_len: int, tgt_len: int,
+                     xla: bool):
+    step, inputs, tgt = w1_train_step(model, batch, src_len, tgt_len, xla)
     for _ in range(2):  # warm-up: tracing and compiling
         float(step((inputs, tgt))[0])
     per_second, steps = timed(lambda: step((inputs, tgt))[0], min_seconds)

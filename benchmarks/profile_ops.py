@@ -30,8 +30,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from bench_w1 import cpu_facts, w1_config  # noqa: E402
-from profile_w1 import BATCH, BEAMS, TGT, TRAIN_BATCH, w1_search, w1_train_step  # noqa: E402
+from bench_w1 import cpu_facts, w1_config, w1_train_step  # noqa: E402
+from profile_w1 import BATCH, BEAMS, SRC, TGT, TRAIN_BATCH, w1_search  # noqa: E402
 
 PARTS = ("decoder self-attention", "decoder cross-attention", "decoder feed-forward",
          "decoder LayerNorms and residuals", "decoder embeddings", "output projection",
@@ -126,7 +126,7 @@ def main():
     keras.utils.set_random_seed(0)
     model = build_model(w1_config(args.bf16, dropout=0.1))
     if args.train:
-        step, inputs, labels = w1_train_step(model)
+        step, inputs, labels = w1_train_step(model, TRAIN_BATCH, SRC, TGT)
         run, steps_per_run, what = (lambda: step((inputs, labels))[0]), 1, (
             f"W1 training step (batch {TRAIN_BATCH})")
         names, classify = TRAIN_PARTS, train_part_of

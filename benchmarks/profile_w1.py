@@ -22,7 +22,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from bench_w1 import cpu_facts, timed, w1_config  # noqa: E402
+from bench_w1 import cpu_facts, timed, w1_config, w1_train_step  # noqa: E402
 
 BATCH, BEAMS, SRC, TGT, TRAIN_BATCH = 8, 4, 128, 32, 16
 
@@ -134,45 +134,20 @@ def search_step_ms(model, min_seconds: float, xla: bool) -> float:
     return per_call(w1_search(model, xla), min_seconds) / TGT
 
 
-def w1_train_step(model):
-    """(step, inputs, labels): W1's training update (`make_train_step`: AdamW with linear
-    decay, clipping at 1.0) and one fixed batch of TRAIN_BATCH random examples; `step((inputs,
-    labels))` applies one update."""
-    import numpy as np
-    import tensorflow as tf
-
-    from bert2bert.config import OptimizerConfig
-    from bert2bert.training.optimizer import build_optimizer
-    from bert2bert.training.step import make_train_step
-
-    vocab = model.spec.decoder.vocab_size
-    rng = np.random.default_rng(0)
-    src = tf.constant(rng.integers(1000, vocab, (TRAIN_BATCH, SRC)), tf.int32)
-    tgt = tf.constant(rng.integers(1000, vocab, (TRAIN_BATCH, TGT)), tf.int32)
-    inputs = {"encoder_token_ids": src, "encoder_padding_mask": tf.ones_like(src),
-              "decoder_token_ids": tgt, "decoder_padding_mask": tf.ones_like(tgt)}
-    optimizer = build_optimizer(OptimizerConfig(name="adamw", schedule="linear",
-                                                learning_rate=1e-4, warmup_steps=0,
-                                                scale_by_hidden_size=False, weight_decay=0.01),
-                                model.spec.decoder.hidden_size, 10_000,
-                                model.dtype_policy.name, clip_in_optimizer=False)
-    optimizer.build(model.trainable_variables)
-    step = make_train_step(model, optimizer, tf.distribute.get_strategy(), clip_norm=1.0)
-    return step, inputs, tgt
-
-
 def training_parts(model, min_seconds: float) -> dict:
     """{part: (ms, GFLOP)} of one training step of TRAIN_BATCH."""
     import tensorflow as tf
 
+    from bert2bert.layers import fused
     from bert2bert.models.loss import masked_cross_entropy_sum
 
-    step, inputs, tgt = w1_train_step(model)
+    step, inputs, tgt = w1_train_step(model, TRAIN_BATCH, SRC, TGT)
     vocab = model.spec.decoder.vocab_size
 
-    def loss():
-        total, count = masked_cross_entropy_sum(tgt, model(inputs, training=True),
-                                                inputs["decoder_padding_mask"], fused_pass=True)
+    def loss():  # with the fused passes, as the train step runs W1's fixed-shape batches
+        with fused.passes(True):
+            total, count = masked_cross_entropy_sum(tgt, model(inputs, training=True),
+                                                    inputs["decoder_padding_mask"], fused_pass=True)
         return total / count
 
     @tf.function

@@ -1,9 +1,10 @@
 """Elementwise parts of the TRAINING graph, each one XLA-compiled pass forward and one back.
 
 TensorFlow runs a composite such as BERT's tanh GELU as about eight kernels forward and
-fifteen back, each a full pass over a [tokens x 4 * hidden] tensor (about 13% of a W1
-training step's kernel time); the softmax cross-entropy over [tokens x vocabulary] makes
-three passes and keeps a second [tokens x vocabulary] tensor for its gradient. Here each
+fifteen back, each a full pass over a [tokens x 4 * hidden] tensor; the softmax
+cross-entropy over [tokens x vocabulary] makes three passes and keeps a second
+[tokens x vocabulary] tensor for its gradient. GELU, LayerNorm and the loss took a fifth of
+a W1 training step's kernel time (`benchmarks/profile_ops.py --train`). Here each
 is a `tf.custom_gradient` whose forward and backward are small `jit_compile` functions:
 XLA fuses every elementwise op into one loop, the matrix products around them stay
 TensorFlow's (oneDNN), which XLA's CPU backend runs slower (`benchmarks/README.md`).
@@ -16,12 +17,11 @@ turns them on when its batches have static shapes: XLA compiles once per shape, 
 pays for a fixed shape (TPU-style `static_shapes`, the benchmarks) but not for batches of
 ever-changing lengths.
 
-    with passes(True):
-        logits = model(inputs, training=True)   # FeedForward, LayerNormalization fused
+    with passes(True):                       # what the train step does
+        logits = model(inputs, training=True)   # FeedForward's GELU, LayerNormalization fused
     y = gelu(x, approximate=True)            # = keras.ops.gelu(x, approximate=True)
     y = layer_norm(x, gamma, beta, epsilon)  # over the last axis, as LayerNormalization
     loss = sparse_cross_entropy(labels, logits, label_smoothing=0.1)   # [B, T] float32
-    norm = LayerNormalization(epsilon=1e-12)  # keras' layer; the fused pass when training
 """
 import contextlib
 import math
