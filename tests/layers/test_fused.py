@@ -128,3 +128,23 @@ def test_the_train_step_fuses_only_batches_of_a_fixed_shape(static):
     result = step(iter(tf.data.Dataset.from_tensors(batch)))
     assert np.isfinite(float(result.loss))
     assert any(not np.array_equal(b, v.numpy()) for b, v in zip(before, model.trainable_variables))
+
+
+@pytest.mark.parametrize("variant", ["bert2bert", "robertaShare", "gpt"])
+def test_a_model_trains_forward_the_same_with_the_fused_passes(variant):
+    """BERT's tanh GELU, RoBERTa's erf GELU, GPT-2's pre-LayerNorm blocks: float32 logits
+    and loss of a training forward pass are those of Keras' ops."""
+    from tests.helpers import random_inputs, tiny_model
+
+    model = tiny_model(variant, seed=3, num_layers=1, dropout=0.0, attention_dropout=0.0)
+    inputs = {k: tf.constant(v) for k, v in random_inputs(model, batch=3).items()}
+    labels = inputs["decoder_token_ids"]
+
+    def forward(enabled):
+        with fused.passes(enabled):
+            logits = model(inputs, training=True)
+            return logits, token_cross_entropy(labels, logits, fused_pass=enabled)
+
+    (plain_logits, plain_loss), (fused_logits, fused_loss) = forward(False), forward(True)
+    assert biggest(fused_logits, plain_logits) < 1e-5
+    assert biggest(fused_loss, plain_loss) < 1e-5
