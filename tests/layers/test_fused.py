@@ -131,9 +131,9 @@ def test_the_train_step_fuses_only_batches_of_a_fixed_shape(static):
 
 
 @pytest.mark.parametrize("variant", ["bert2bert", "robertaShare", "gpt"])
-def test_a_model_trains_forward_the_same_with_the_fused_passes(variant):
-    """BERT's tanh GELU, RoBERTa's erf GELU, GPT-2's pre-LayerNorm blocks: float32 logits
-    and loss of a training forward pass are those of Keras' ops."""
+def test_a_model_trains_the_same_with_the_fused_passes(variant):
+    """BERT's tanh GELU, RoBERTa's erf GELU, GPT-2's pre-LayerNorm blocks: float32 logits,
+    loss and every weight's gradient of a training pass are those of Keras' ops."""
     from tests.helpers import random_inputs, tiny_model
 
     model = tiny_model(variant, seed=3, num_layers=1, dropout=0.0, attention_dropout=0.0)
@@ -141,10 +141,18 @@ def test_a_model_trains_forward_the_same_with_the_fused_passes(variant):
     labels = inputs["decoder_token_ids"]
 
     def forward(enabled):
-        with fused.passes(enabled):
+        with tf.GradientTape() as tape, fused.passes(enabled):
             logits = model(inputs, training=True)
-            return logits, token_cross_entropy(labels, logits, fused_pass=enabled)
+            loss = token_cross_entropy(labels, logits, fused_pass=enabled)
+            total = tf.reduce_sum(loss)
+        return logits, loss, tape.gradient(total, model.trainable_variables)
 
-    (plain_logits, plain_loss), (fused_logits, fused_loss) = forward(False), forward(True)
+    (plain_logits, plain_loss, plain_grads), (fused_logits, fused_loss, fused_grads) = (
+        forward(False), forward(True))
     assert biggest(fused_logits, plain_logits) < 1e-5
     assert biggest(fused_loss, plain_loss) < 1e-5
+    assert [g is None for g in fused_grads] == [g is None for g in plain_grads]
+    pairs = [(f, p) for f, p in zip(fused_grads, plain_grads) if p is not None]
+    assert len(pairs) > 10
+    for fast, plain in pairs:  # every trained weight's gradient, the same
+        assert biggest(tf.convert_to_tensor(fast), tf.convert_to_tensor(plain)) < 1e-4
