@@ -46,6 +46,7 @@ class _AdamScalars(NamedTuple):
     beta_1_power: tf.Tensor
     beta_2_power: tf.Tensor
     epsilon: tf.Tensor  # as the kernel takes it (PyTorch's style already folded in)
+    weight_decay: tf.Tensor  # AdamW's decoupled decay rate (0 without one)
 
 
 class _FusedUpdate:
@@ -55,8 +56,8 @@ class _FusedUpdate:
     (epsilon before the bias correction); with `torch_epsilon`, PyTorch's, by handing the
     kernel `epsilon * sqrt(1 - b2^t)`: `m_hat / (sqrt(v_hat) + eps)` equals
     `sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps * sqrt(1 - b2^t))`. AdamW's decoupled
-    weight decay is Keras' arithmetic (applied before the update). Sparse gradients take
-    Keras' path.
+    weight decay is Keras' arithmetic (applied before the update), run once the variable's
+    gradient exists (`_decay`). Sparse gradients take Keras' path.
 
     The scalars (learning rate, beta powers, epsilon; the schedule for the weight decay) are
     computed once per update, not once per variable as Keras does: each variable then adds
@@ -73,7 +74,8 @@ class _FusedUpdate:
         if self.torch_epsilon:
             epsilon = epsilon * ops.sqrt(1 - beta_2_power)
         return _AdamScalars(ops.cast(learning_rate, "float32"), beta_1, beta_2,
-                            ops.power(beta_1, step), beta_2_power, epsilon)
+                            ops.power(beta_1, step), beta_2_power, epsilon,
+                            ops.cast(self.weight_decay or 0.0, "float32"))
 
     def _backend_update_step(self, grads, trainable_variables, learning_rate):
         super()._backend_update_step(grads, trainable_variables,
@@ -82,10 +84,11 @@ class _FusedUpdate:
     def update_step(self, gradient, variable, learning_rate):
         scalars = (learning_rate if isinstance(learning_rate, _AdamScalars)
                    else self._adam_scalars(learning_rate))
-        if isinstance(gradient, tf.IndexedSlices):
-            return super().update_step(gradient, variable, scalars.learning_rate)
         dtype = variable.dtype
         s = _AdamScalars(*(_as(x, dtype) for x in scalars))
+        self._decay(variable, gradient, s)
+        if isinstance(gradient, tf.IndexedSlices):
+            return super().update_step(gradient, variable, scalars.learning_rate)
         index = self._get_variable_index(variable)
         tf.raw_ops.ResourceApplyAdam(
             var=_handle(variable), m=_handle(self._momentums[index]),
@@ -94,24 +97,22 @@ class _FusedUpdate:
             epsilon=s.epsilon, grad=_as(gradient, dtype))
 
     def _apply_weight_decay(self, variables):
-        """Keras' decoupled decay `v -= v * wd * lr`, with `lr` (the schedule) computed once."""
-        if self.weight_decay is None:
+        """Nothing here: each variable decays in `update_step`, once its gradient exists."""
+
+    def _decay(self, variable, gradient, scalars: _AdamScalars):
+        """Keras' decoupled decay `v -= v * wd * lr` of one variable, run after `gradient`.
+
+        Keras decays every variable before the update with no data dependence on the
+        gradients, so a graph may run it while the backward pass still holds the variable's
+        forward read: the assignment then copies the variable (copy-on-write), and W1's
+        training step held a second copy of all its weights (89 MiB) at its memory peak.
+        After the gradient (clipped: after the whole backward pass) it updates in place."""
+        keras_variable = self._trainable_variables[self._get_variable_index(variable)]
+        if self.weight_decay is None or not self._use_weight_decay(keras_variable):
             return
-        learning_rate = ops.cast(self.learning_rate, "float32")
-        weight_decay = ops.cast(self.weight_decay, "float32")
-
-        def decay(variable, learning_rate):
-            dtype = variable.dtype
-            variable.assign_sub(variable * _as(weight_decay, dtype) * _as(learning_rate, dtype))
-
-        def apply(distribution, variables, learning_rate):
-            for variable in variables:
-                if self._use_weight_decay(variable):
-                    distribution.extended.update(_tf_variable(variable), decay,
-                                                 args=(learning_rate,), group=False)
-
-        tf.__internal__.distribute.interim.maybe_merge_call(
-            apply, self._distribution_strategy, variables, learning_rate)
+        with tf.control_dependencies(tf.nest.flatten(gradient, expand_composites=True)):
+            _tf_variable(variable).assign_sub(
+                variable * scalars.weight_decay * scalars.learning_rate)
 
 
 def _as(x, dtype):
