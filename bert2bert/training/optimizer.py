@@ -105,7 +105,7 @@ class _FusedUpdate:
         Keras decays every variable before the update with no data dependence on the
         gradients, so a graph may run it while the backward pass still holds the variable's
         forward read: the assignment then copies the variable (copy-on-write), and W1's
-        training step held a second copy of all its weights (89 MiB) at its memory peak.
+        training step held a second copy of its decayed weights (88 MiB) at its memory peak.
         After the gradient (clipped: after the whole backward pass) it updates in place."""
         keras_variable = self._trainable_variables[self._get_variable_index(variable)]
         if self.weight_decay is None or not self._use_weight_decay(keras_variable):

@@ -91,7 +91,7 @@ def ancestors(op):
 def test_weight_decay_waits_for_the_gradient_of_its_variable():
     """Keras decays every variable before the update with no dependence on the gradients, so a
     train step's graph may run the decay while the backward pass still holds the variable's
-    forward read, and the assignment then copies the variable (W1: 89 MiB more at the memory
+    forward read, and the assignment then copies the variable (W1: 88 MiB more at the memory
     peak). Here each decay waits for its own variable's gradient: after the backward pass."""
     cfg = OptimizerConfig(name="adamw", schedule="linear", learning_rate=0.01, warmup_steps=1,
                           scale_by_hidden_size=False, weight_decay=0.1)
