@@ -65,7 +65,7 @@ class EncoderDecoderLM(Seq2SeqModel):
         hidden = self.decoder(dec_ids, self_mask=self_mask, encoder_output=encoded,
                               position_ids=positions + self.spec.decoder_position_shift,
                               cross_mask=src_mask[:, None, :], training=training)
-        return self.logits(hidden)
+        return self.logits(hidden, training=training)
 
     def start_decoding(self, encoder_token_ids, encoder_padding_mask,
                        max_target_length, beams: int = 1) -> DecodingState:

@@ -47,7 +47,7 @@ class PrefixLM(Seq2SeqModel):
         self_mask = ops.logical_and(causal_mask(ops.shape(ids)[1])[None], mask[:, None, :])
         hidden = self.decoder(ids, self_mask=self_mask, position_ids=positions,
                               training=training)
-        return self.logits(hidden[:, ops.shape(src_ids)[1]:])
+        return self.logits(hidden[:, ops.shape(src_ids)[1]:], training=training)
 
     def start_decoding(self, encoder_token_ids, encoder_padding_mask,
                        max_target_length, beams: int = 1) -> DecodingState:

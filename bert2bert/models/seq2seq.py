@@ -4,7 +4,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from bert2bert.layers import LanguageModelHead
+from bert2bert.layers import LanguageModelHead, fused
 from bert2bert.models.loss import masked_cross_entropy
 from bert2bert.models.stacks import TransformerStack
 from bert2bert.spec import ArchSpec, ModelSpec
@@ -25,7 +25,9 @@ class Seq2SeqModel(keras.Model):
     Inputs (a dict, all [B, len]; token ids int32, masks 1 for real tokens):
         encoder_token_ids, encoder_padding_mask   the source (for `gpt`: the prefix)
         decoder_token_ids, decoder_padding_mask   the target shifted right (start token first)
-    Output: float32 logits [B, T_dec, decoder vocab], position t predicting target t.
+    Output: float32 logits [B, T_dec, decoder vocab], position t predicting target t (inside
+    a train step's fused passes, `layers.fused.passes`: in the compute dtype, for the fused
+    loss, which computes in float32 itself).
 
     Incremental decoding (`bert2bert.decoding.DecodingState`):
     `state = start_decoding(src_ids, src_mask, max_len, beams=1)`, then
@@ -70,14 +72,16 @@ class Seq2SeqModel(keras.Model):
 
     # ------------------------------------------------------------------ output
 
-    def logits(self, hidden, float32_matmul=False):
+    def logits(self, hidden, float32_matmul=False, training=None):
         """Output projection tied to the decoder's word embeddings; float32 logits.
 
         With `output_head=lm_head` the hidden states pass BERT's head transform first; with
         `lm_head` or `bias` the output bias is added. The matrix is used as stored,
         [vocab, hidden] (no transposed copy per call). With `float32_matmul` (decoding: a few rows per step) the
         product runs in float32 and skips casting the whole matrix to a bfloat16 compute
-        dtype at every step.
+        dtype at every step. In a train step's fused passes (`fused.active(training)`) the
+        logits stay in the compute dtype: under mixed bfloat16 the fused loss reads them as
+        they are instead of a float32 copy (half the bytes, the same loss and gradient).
         """
         if self.output_head is not None:
             hidden = self.output_head.transform(hidden)
@@ -90,7 +94,9 @@ class Seq2SeqModel(keras.Model):
         product = tf.linalg.matmul(rows, ops.cast(kernel, dtype), transpose_b=True)
         if self.output_head is not None:
             product = product + ops.cast(self.output_head.bias, dtype)
-        return ops.reshape(ops.cast(product, "float32"), (*shape[:-1], kernel.shape[0]))
+        if not fused.active(training):
+            product = ops.cast(product, "float32")
+        return ops.reshape(product, (*shape[:-1], kernel.shape[0]))
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """Token cross-entropy over real target tokens (from `decoder_padding_mask`)."""

@@ -156,3 +156,31 @@ def test_a_model_trains_the_same_with_the_fused_passes(variant):
     assert len(pairs) > 10
     for fast, plain in pairs:  # every trained weight's gradient, the same
         assert biggest(tf.convert_to_tensor(fast), tf.convert_to_tensor(plain)) < 1e-4
+
+
+@pytest.mark.parametrize("variant", ["bert2bert", "gpt"])
+def test_under_mixed_bfloat16_the_fused_loss_reads_the_logits_without_a_float32_copy(variant):
+    """In a train step's fused passes the model hands the loss its logits in the compute
+    dtype (half the bytes of a float32 copy); the fused loss computes in float32 itself, so
+    the loss and every weight's gradient are those it gives on a float32 copy, and outside
+    the passes the logits are float32 as before."""
+    from tests.helpers import random_inputs, tiny_model
+
+    model = tiny_model(variant, seed=3, num_layers=1, dropout=0.0, attention_dropout=0.0,
+                       dtype_policy="mixed_bfloat16")
+    inputs = {k: tf.constant(v) for k, v in random_inputs(model, batch=3).items()}
+    labels = inputs["decoder_token_ids"]
+    assert model(inputs, training=True).dtype == tf.float32
+    with tf.GradientTape(persistent=True) as tape, fused.passes(True):
+        logits = model(inputs, training=True)
+        direct = tf.reduce_sum(token_cross_entropy(labels, logits, fused_pass=True))
+        copied = tf.reduce_sum(token_cross_entropy(labels, tf.cast(logits, tf.float32),
+                                                   fused_pass=True))
+    assert logits.dtype == tf.bfloat16
+    assert float(direct) == float(copied)
+    pairs = list(zip(tape.gradient(direct, model.trainable_variables),
+                     tape.gradient(copied, model.trainable_variables)))
+    assert sum(d is not None for d, _ in pairs) > 10
+    for d, c in pairs:
+        if c is not None:
+            assert biggest(tf.convert_to_tensor(d), tf.convert_to_tensor(c)) == 0.0
