@@ -13,23 +13,18 @@ current resident set. The resident set above the live tensors is the runtime's o
 """
 import argparse
 import collections
-import glob
 import json
 import os
-import resource
 import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from bench_w1 import cpu_facts, w1_config, w1_train_step  # noqa: E402
+from bench_w1 import cpu_facts, rss_mib, w1_config, w1_train_step  # noqa: E402
+from profile_ops import planes  # noqa: E402
 from profile_w1 import BATCH, SRC, TGT, TRAIN_BATCH, w1_search  # noqa: E402
 
 MIB = 2 ** 20
-
-
-def peak_rss() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def current_rss() -> float:
@@ -55,25 +50,19 @@ def part_of_tensor(op: str) -> str:
 def tensors_at_peak(logdir: str):
     """(peak bytes allocated during the traced run, the allocations alive at that moment)
     from the profiler's memory events (BFC allocator)."""
-    from tensorflow.tsl.profiler.protobuf import xplane_pb2
-
     events = []
-    for path in glob.glob(os.path.join(logdir, "**", "*.xplane.pb"), recursive=True):
-        space = xplane_pb2.XSpace()
-        with open(path, "rb") as f:
-            space.ParseFromString(f.read())
-        for plane in space.planes:
-            stat_names = {k: v.name for k, v in plane.stat_metadata.items()}
-            for line in plane.lines:
-                for event in line.events:
-                    name = plane.event_metadata[event.metadata_id].name
-                    if name not in ("MemoryAllocation", "MemoryDeallocation"):
-                        continue
-                    stats = {stat_names[s.metadata_id]: s.str_value or s.int64_value
-                             or s.uint64_value or (plane.stat_metadata[s.ref_value].name
-                                                   if s.ref_value else "")
-                             for s in event.stats}
-                    events.append((line.timestamp_ns * 1000 + event.offset_ps, name, stats))
+    for plane in planes(logdir):
+        stat_names = {k: v.name for k, v in plane.stat_metadata.items()}
+        for line in plane.lines:
+            for event in line.events:
+                name = plane.event_metadata[event.metadata_id].name
+                if name not in ("MemoryAllocation", "MemoryDeallocation"):
+                    continue
+                stats = {stat_names[s.metadata_id]: s.str_value or s.int64_value
+                         or s.uint64_value or (plane.stat_metadata[s.ref_value].name
+                                               if s.ref_value else "")
+                         for s in event.stats}
+                events.append((line.timestamp_ns * 1000 + event.offset_ps, name, stats))
     live, now, best, at_best = {}, 0, 0, {}
     for _, name, stats in sorted(events, key=lambda e: e[0]):
         if name == "MemoryAllocation":
@@ -103,11 +92,11 @@ def main():
     from bert2bert.models import build_model
 
     tf.config.threading.set_intra_op_parallelism_threads(2)
-    floor = peak_rss()
+    floor = rss_mib()
     rows = []
 
     def phase(name):
-        row = {"phase": name, "peak_MiB": round(peak_rss() - floor, 1),
+        row = {"phase": name, "peak_MiB": round(rss_mib() - floor, 1),
                "now_MiB": round(current_rss() - floor, 1)}
         if args.tensors:
             info = tf.config.experimental.get_memory_info("CPU:0")

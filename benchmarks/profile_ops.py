@@ -88,24 +88,29 @@ def train_part_of(name: str, op: str) -> str:
     return TRAIN_PARTS[10]
 
 
-def kernel_times(logdir: str):
-    """{(node name, op type): picoseconds} of the kernels traced in `logdir`."""
+def planes(logdir: str):
+    """The profiler's planes (XPlane protos) of every trace written to `logdir`."""
     from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
-    totals = collections.Counter()
     for path in glob.glob(os.path.join(logdir, "**", "*.xplane.pb"), recursive=True):
         space = xplane_pb2.XSpace()
         with open(path, "rb") as f:
             space.ParseFromString(f.read())
-        for plane in space.planes:
-            for line in plane.lines:
-                if not line.name.startswith("tf_Compute"):
-                    continue
-                for event in line.events:
-                    name = plane.event_metadata[event.metadata_id].name
-                    node, _, op = name.rpartition(":")  # "scope/node:OpType"
-                    if node and not node.startswith("ExecutorState"):  # kernels only
-                        totals[(node, op)] += event.duration_ps
+        yield from space.planes
+
+
+def kernel_times(logdir: str):
+    """{(node name, op type): picoseconds} of the kernels traced in `logdir`."""
+    totals = collections.Counter()
+    for plane in planes(logdir):
+        for line in plane.lines:
+            if not line.name.startswith("tf_Compute"):
+                continue
+            for event in line.events:
+                name = plane.event_metadata[event.metadata_id].name
+                node, _, op = name.rpartition(":")  # "scope/node:OpType"
+                if node and not node.startswith("ExecutorState"):  # kernels only
+                    totals[(node, op)] += event.duration_ps
     return totals
 
 
