@@ -76,6 +76,13 @@ _RAGGED_IDS_SPEC = tf.RaggedTensorSpec(shape=[None, None], dtype=tf.int32, ragge
                                        row_splits_dtype=tf.int64)
 
 
+def _plain(function):
+    """`function` as written, not rewritten by AutoGraph when a converted caller (a tf.data map,
+    a `tf.function`) calls it: tokenizers have no tensor-dependent Python control flow, and
+    converting them and tensorflow_text's ops costs seconds of every process's first trace."""
+    return tf.autograph.experimental.do_not_convert(function)
+
+
 class InGraphTokenizer(tf.Module):
     """Base class: subclasses implement `_tokenize(strings)` and `_detokenize(ragged_ids)`.
 
@@ -118,7 +125,7 @@ class InGraphTokenizer(tf.Module):
         strings = as_string_vector(strings)
         if tf.executing_eagerly():
             return self._tokenize_fn(strings)
-        return self._tokenize(strings)
+        return _plain(self._tokenize)(strings)
 
     def detokenize(self, ids) -> tf.Tensor:
         """Text of each row of ids (RaggedTensor or dense [batch, len]); start, end and padding
@@ -126,7 +133,7 @@ class InGraphTokenizer(tf.Module):
         ids = as_ragged_ids(ids)
         if tf.executing_eagerly():
             return self._detokenize_fn(ids)
-        return self._detokenize_clean(ids)
+        return _plain(self._detokenize_clean)(ids)
 
     def _detokenize_clean(self, ids: tf.RaggedTensor) -> tf.Tensor:
         flat = ids.flat_values

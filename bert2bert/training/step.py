@@ -113,8 +113,10 @@ class TrainStep:
     def run(self, iterator, count: int) -> StepResult:
         """`count` updates; each field of the result holds one value per update [count].
         More than one runs inside ONE tf.function (a `tf.while_loop` over the iterator):
-        one host round trip for all of them, as Model Garden's `steps_per_loop`."""
-        if count == 1:
+        one host round trip for all of them, as Model Garden's `steps_per_loop`. Once the loop
+        is traced, a single update runs through it too (the last, shorter loop of a run
+        between checkpoints): a second function would cost a second trace and optimisation."""
+        if count == 1 and not self.traces["loop"]:
             return StepResult(*(tf.reshape(v, [1]) for v in self(iterator).values()))
         if not isinstance(iterator, (tf.data.Iterator, tf.distribute.DistributedIterator)):
             raise TypeError(f"a loop of {count} updates reads its batches in the graph: it needs "

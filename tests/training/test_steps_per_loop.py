@@ -21,7 +21,7 @@ OPTIMIZER = OptimizerConfig(name="adamw", schedule="linear", learning_rate=1e-3,
 
 def updates(loops, accumulation=2):
     """Runs 6 updates (micro-batches of 4) as `loops` (sizes of each `run` call); returns
-    ([loss, norm, lr, examples] per update, weights)."""
+    ([loss, norm, lr, examples] per update, weights, traces of each step function)."""
     model = tiny_model("bert2bert", seed=3)
     optimizer = build_optimizer(OPTIMIZER, 32, 6, "float32", clip_in_optimizer=False)
     optimizer.build(model.trainable_variables)
@@ -40,14 +40,18 @@ def updates(loops, accumulation=2):
     weights = {v.path: v.numpy() for v in model.trainable_variables}
     assert int(optimizer.iterations.numpy()) == 6
     keras.backend.clear_session()
-    return np.array(rows), weights
+    return np.array(rows), weights, dict(step.traces)
 
 
 @pytest.mark.slow
 def test_a_loop_of_updates_equals_single_updates():
-    """With 2 micro-batches per update (the run test below covers one)."""
-    single, weights_single = updates([1] * 6)
-    looped, weights_looped = updates([4, 2])
+    """With 2 micro-batches per update (the run test below covers one). The shorter loops
+    after the first (1 update: a run's last loop before a checkpoint) reuse the traced loop."""
+    single, weights_single, single_traces = updates([1] * 6)
+    looped, weights_looped, looped_traces = updates([4, 1, 1])
+    assert single_traces["update"] == 1 and not single_traces.get("loop"), single_traces
+    # (the loop's trace runs the update's Python body once inside it)
+    assert looped_traces["loop"] == 1 and looped_traces["update"] == 1, looped_traces
     np.testing.assert_allclose(looped, single, rtol=1e-5)
     assert (single[:, 3] == 8).all()  # examples per update
     assert single[0, 2] == pytest.approx(5e-4) and single[1, 2] == pytest.approx(1e-3)
