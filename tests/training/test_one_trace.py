@@ -46,8 +46,9 @@ def test_a_training_step_traces_once_for_every_batch_length():
     assert control["update"] == 2, control
 
 
+@pytest.mark.slow  # six traces of a one-layer model's evaluation (about 10 s on 2 cores)
 def test_an_evaluation_step_traces_once_for_every_batch_length():
-    model = tiny_model("bert2bert", seed=3)
+    model = tiny_model("bert2bert", seed=3, num_layers=1)
     strategy = tf.distribute.get_strategy()
     dataset = batches(model).map(lambda x, y: (x, y, tf.ones([tf.shape(y)[0]])))
     distributed = strategy.experimental_distribute_dataset(dataset)
