@@ -2,11 +2,13 @@
 package's doctests (`--doctest-modules` over bert2bert/, see pytest.ini). Registered by
 `pytest_plugins` in tests/conftest.py: fixtures of a plugin apply everywhere, those of a
 conftest.py only below its folder."""
+import itertools
 import os
 import warnings
 
 import keras
 import pytest
+import tensorflow as tf
 from _pytest.doctest import DoctestItem
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -65,6 +67,19 @@ def _slow_elsewhere(items):
     for path, found in seen.items():
         for name in sorted(set(SLOW_ELSEWHERE[path]) - found):
             warnings.warn(f"tests/suite_plugin.py SLOW_ELSEWHERE: no test {name} in {path}")
+
+
+_KEY_RANGES = itertools.count(1)
+
+
+@pytest.fixture(autouse=True)
+def _own_collective_keys():
+    """Each test's MirroredStrategy numbers its collective ops in a range of its own: every
+    new strategy of a process starts from the same keys, and TensorFlow aborts when a later
+    strategy's op meets an earlier one's under the same key with another shape (TF's own
+    tests set this class attribute likewise)."""
+    tf.distribute.MirroredStrategy._collective_key_base = 100_000 * next(_KEY_RANGES)
+    yield
 
 
 @pytest.fixture(autouse=True)

@@ -17,7 +17,8 @@ import tensorflow as tf
 from bert2bert.checkpoints import open_checkpoint
 from bert2bert.cli import vocabulary_info
 
-pytestmark = pytest.mark.slow  # tfhub_bert: tf-models-official, a subprocess per session
+# tfhub_bert: tf-models-official, a subprocess per session; one worker builds the trojan.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("inspect_safety")]
 
 
 class _WritesOnLoad(tf.saved_model.experimental.TrackableResource):

@@ -16,7 +16,7 @@ from bert2bert.data.prepared import prepare_task, run_vocabularies
 from bert2bert.data.sharded import parse
 from bert2bert.data.tasks import load_examples
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("prepare")]  # one worker prepares
 
 LENGTHS = ["task.max_source_length=24", "task.max_target_length=16"]
 

@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from tests.export.conftest import BEAM
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("export_bad_inputs")]  # one load
 
 CASES = {
     "empty": [b""],

@@ -8,7 +8,7 @@ import pytest
 
 from bert2bert.cli import main
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("predict_cli")]  # one export
 
 LINES = [b"the first line .", b"", "zweite zeile — 你好".encode(), b"bad \xff bytes", b"last"]
 

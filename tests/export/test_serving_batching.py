@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from tests.export.conftest import BEAM
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("serving_batching")]  # one load
 
 SOURCES = [b"the cat sat on the mat .", b"a b c d e f", b"hello world ."]
 

@@ -5,11 +5,6 @@ of the summed gradient, the loss normalised by the tokens of all N), with the le
 of update k equal to the schedule at k; a run stopped after update 2 and resumed must end
 where an uninterrupted run ends; mixed_float16 must clip the UNSCALED gradient.
 """
-import json
-import os
-import subprocess
-import sys
-
 import keras
 import numpy as np
 import pytest
@@ -18,7 +13,7 @@ import tensorflow as tf
 from bert2bert.config import OptimizerConfig, load_config
 from bert2bert.training.optimizer import build_optimizer, learning_rate_schedule
 from bert2bert.training.step import TrainStep
-from tests.helpers import REPO, random_inputs, tiny_model
+from tests.helpers import random_inputs, tiny_model
 from tests.training.test_training_runs import assert_same_weights, final_weights
 
 OPTIMIZER = OptimizerConfig(name="adamw", schedule="linear", learning_rate=1e-3, warmup_steps=2,
@@ -122,48 +117,36 @@ def test_float16_overflow_is_a_skipped_update_not_an_error():
     keras.backend.clear_session()
 
 
-MIRRORED_SCRIPT = r"""
-import json, sys
-import tensorflow as tf
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-sys.path.insert(0, sys.argv[1])
-from tests.training.test_accumulation import batches, rows, OPTIMIZER, TOTAL_STEPS
-from tests.helpers import tiny_model
-from bert2bert.training.optimizer import build_optimizer
-from bert2bert.training.step import TrainStep
-out = {}
-for name, accumulation in (("single", 1), ("mirrored", 4)):
+def mirrored_updates(name, accumulation):
+    """(losses, first 6 weights) of 3 updates of 48 rows: one device and 3 batches of 16, or
+    12 global micro-batches of 4 split over two replicas (the logical CPUs of conftest.py)."""
     strategy = (tf.distribute.get_strategy() if name == "single"
                 else tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
     with strategy.scope():
-        model = tiny_model("bert2bert", seed=3)
+        model = tiny_model("bert2bert", seed=3, num_layers=1)
         optimizer = build_optimizer(OPTIMIZER, 32, TOTAL_STEPS, "float32", clip_in_optimizer=False)
         optimizer.build(model.trainable_variables)
     step = TrainStep(model, optimizer, strategy, clip_norm=OPTIMIZER.clip_norm,
                      accumulation=accumulation)
     if name == "single":
         data = iter(batches(model, 3, 16))
-    else:  # the same 48 rows: 12 global micro-batches of 4, split over the 2 replicas
+    else:
         dataset = tf.data.Dataset.from_tensor_slices(rows(model, 48)).batch(4).map(
             lambda x: (x, x["decoder_token_ids"]))
         data = iter(strategy.experimental_distribute_dataset(dataset))
     losses = [float(step(data).loss) for _ in range(3)]
-    out[name] = {"losses": losses,
-                 "weights": [v.numpy().tolist() for v in model.trainable_variables[:6]]}
-print("RESULT " + json.dumps(out))
-"""
+    weights = [v.numpy() for v in model.trainable_variables[:6]]
+    keras.backend.clear_session()
+    return losses, weights
 
 
 @pytest.mark.slow
 def test_accumulation_under_mirrored_strategy_equals_one_device():
-    proc = subprocess.run([sys.executable, "-c", MIRRORED_SCRIPT, REPO], cwd=REPO,
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    out = json.loads(proc.stdout.split("RESULT ", 1)[1])
-    np.testing.assert_allclose(out["mirrored"]["losses"], out["single"]["losses"], rtol=1e-5)
-    for a, b in zip(out["mirrored"]["weights"], out["single"]["weights"]):
-        np.testing.assert_allclose(np.array(a), np.array(b), atol=1e-5)
+    single, single_weights = mirrored_updates("single", 1)
+    mirrored, mirrored_weights = mirrored_updates("mirrored", 4)
+    np.testing.assert_allclose(mirrored, single, rtol=1e-5)
+    for a, b in zip(mirrored_weights, single_weights):
+        np.testing.assert_allclose(a, b, atol=1e-5)
 
 
 QUICK = ["train.train_steps=4", "train.checkpoint_every=2", "train.log_every=1",

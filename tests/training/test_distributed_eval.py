@@ -5,52 +5,37 @@ batch: 7 examples in batches of 4 with static shapes, the last one padded to 4 r
 replica) and its padded row dropped."""
 import json
 import os
-import subprocess
-import sys
 
 import pytest
+import tensorflow as tf
 
 from bert2bert.cli import build_parser
-from tests.helpers import REPO
 
-pytestmark = pytest.mark.slow  # a subprocess (TensorFlow with 2 logical CPUs) decoding twice
+pytestmark = pytest.mark.slow  # a tiny run decoded twice, the second time on 2 logical CPUs
 
 SETTINGS = ["train.eval_batch_size=4", "train.max_eval_examples=7", "task.max_source_length=24",
             "task.max_target_length=10", "decode.max_length=10", "decode.no_repeat_ngram_size=2",
             "model.initializer_range=0.3"]  # large random cross-attention: source-dependent
 
-SCRIPT = r"""
-import json, os, sys
-import tensorflow as tf
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from bert2bert.config import load_config
-from bert2bert.evaluation import evaluate
-from bert2bert.training.loop import train
-config, model_dir = sys.argv[1], sys.argv[3]
-train(load_config(config, json.loads(sys.argv[2])), model_dir, progress=False, stop_after=0,
-      save_initial=True)  # ckpt-0: the warm-started model
-mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-out = {}
-for name, strategy, static in [("default", "default", False), ("mirrored", mirrored, True)]:
-    results = evaluate(model_dir, progress=False, strategy=strategy, static_shapes=static)
-    eval_dir = os.path.join(model_dir, "eval")
-    with open(os.path.join(eval_dir, "results-0.json")) as f:
-        written = json.load(f)
-    with open(os.path.join(eval_dir, "predictions-0.txt")) as f:
-        out[name] = dict(results=results, written=written, predictions=f.read().splitlines(),
-                         replicas=getattr(strategy, "num_replicas_in_sync", 1))
-print("RESULTS " + json.dumps(out))
-"""
-
 
 def test_mirrored_evaluation_equals_one_device(tiny_smoke, tmp_path):
-    proc = subprocess.run(
-        [sys.executable, "-c", SCRIPT, tiny_smoke, json.dumps(SETTINGS), str(tmp_path / "run")],
-        cwd=REPO, capture_output=True, text=True, timeout=600,
-        env=dict(os.environ, PYTHONPATH=REPO))
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    out = json.loads(proc.stdout.split("RESULTS ", 1)[1])
+    from bert2bert.config import load_config
+    from bert2bert.evaluation import evaluate
+    from bert2bert.training.loop import train
+
+    model_dir = str(tmp_path / "run")
+    train(load_config(tiny_smoke, SETTINGS), model_dir, progress=False, stop_after=0,
+          save_initial=True)  # ckpt-0: the warm-started model
+    mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])  # conftest.py's 2 CPUs
+    out = {}
+    for name, strategy, static in [("default", "default", False), ("mirrored", mirrored, True)]:
+        results = evaluate(model_dir, progress=False, strategy=strategy, static_shapes=static)
+        eval_dir = os.path.join(model_dir, "eval")
+        with open(os.path.join(eval_dir, "results-0.json")) as f:
+            written = json.load(f)
+        with open(os.path.join(eval_dir, "predictions-0.txt")) as f:
+            out[name] = dict(results=results, written=written, predictions=f.read().splitlines(),
+                             replicas=getattr(strategy, "num_replicas_in_sync", 1))
     one = out["default"]
     assert one["replicas"] == 1 and out["mirrored"]["replicas"] == 2
     assert one["results"]["examples"] == len(one["predictions"]) == 7

@@ -24,6 +24,7 @@ QUICK = ["train.train_steps=4", "train.checkpoint_every=2", "train.log_every=2",
          "train.batch_size=4", "task.max_source_length=24", "task.max_target_length=16"]
 SETS = sum((["--set", o] for o in QUICK), [])
 ENV = {"TF_DETERMINISTIC_OPS": "1"}
+pytestmark = pytest.mark.xdist_group("run_safety")  # one worker runs `straight` for all
 
 
 def checksums(folder, prefix="ckpt-"):

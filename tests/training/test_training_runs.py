@@ -1,9 +1,9 @@
 """Runs of the training engine: strategies, resume after SIGKILL, NaN stop, the CLI end to end.
 
 The mechanics run in this process on `tiny_smoke` (smoke.yaml on one layer of a 32-wide
-checkpoint and TSV data, tests/fixtures/tiny_run.py); only what needs another process
-(devices set before TensorFlow starts, two workers, a SIGKILL) starts one. One run trains the real
-all-MiniLM-L6-v2 end to end through the console entry point."""
+checkpoint and TSV data, tests/fixtures/tiny_run.py), MirroredStrategy on the two logical
+CPUs of tests/conftest.py; only what needs another process (two workers, a SIGKILL) starts
+one. One run trains the real all-MiniLM-L6-v2 end to end through the console entry point."""
 import contextlib
 import json
 import os
@@ -49,30 +49,17 @@ def assert_same_weights(a, b, atol):
     assert worst <= atol, worst
 
 
-STRATEGY_SCRIPT = r"""
-import json, sys
-import tensorflow as tf
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from bert2bert.config import load_config
-from bert2bert.training.loop import train
-cfg = load_config(sys.argv[1], json.loads(sys.argv[2]))
-out = {}
-for name in ("default", "mirrored"):
-    result = train(cfg, sys.argv[3] + "/" + name, name, progress=False)
-    out[name] = result.losses
-print("LOSSES " + json.dumps(out))
-"""
-
-
 @pytest.mark.slow
 def test_mirrored_strategy_gives_the_same_losses(tiny_smoke, tmp_path):
-    overrides = QUICK + ["train.train_steps=5", "model.dropout=0.0", "model.attention_dropout=0.0"]
-    out = subprocess.run([sys.executable, "-c", STRATEGY_SCRIPT, tiny_smoke, json.dumps(overrides),
-                          str(tmp_path)], cwd=REPO, capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stderr[-3000:]
-    losses = json.loads(out.stdout.split("LOSSES ", 1)[1])
-    default, mirrored = np.array(losses["default"]), np.array(losses["mirrored"])
+    """On this process's two logical CPUs (tests/conftest.py): two replicas."""
+    from bert2bert.training.loop import train
+
+    assert tf.distribute.MirroredStrategy().num_replicas_in_sync == 2
+    cfg = load_config(tiny_smoke, QUICK + ["train.train_steps=5", "model.dropout=0.0",
+                                           "model.attention_dropout=0.0"])
+    losses = {name: np.array(train(cfg, str(tmp_path / name), name, progress=False).losses)
+              for name in ("default", "mirrored")}
+    default, mirrored = losses["default"], losses["mirrored"]
     assert len(default) == len(mirrored) == 5
     np.testing.assert_allclose(mirrored, default, rtol=1e-4)
 
