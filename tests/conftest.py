@@ -17,7 +17,7 @@ import tensorflow as tf  # noqa: E402
 tf.config.set_logical_device_configuration(tf.config.list_physical_devices("CPU")[0],
                                            [tf.config.LogicalDeviceConfiguration()] * 2)
 
-pytest_plugins = ["tests.suite_plugin", "tests.fixtures.pytest_plugin"]
+pytest_plugins = ["tests.suite_plugin", "tests.fixtures.pytest_plugin", "tests.xdist_groups"]
 
 # Scripts run in the peer venv (torch, transformers) to make fixtures: never imported here.
 collect_ignore_glob = ["fixtures/released/make_*.py"]

@@ -28,12 +28,13 @@ __all__ = ["DecodingState", "beam_search", "decode", "greedy_decode", "length_pe
 
 
 def decode(model, source_ids, source_mask, decode_config: DecodeConfig, special_tokens,
-           max_length=None, start_id=None):
+           max_length=None, start_id=None, search=beam_search):
     """The best hypothesis per source as `decode_config` asks: greedy search when
     `beam_size` is 1, else beam search; the start and padding tokens are never output
     (`never_generated`). `special_tokens` has `start_id`, `end_id`, `pad_id`;
     `max_length` (Python int) defaults to `decode_config.max_length`; `start_id`, the model's
-    first decoder input (`ModelSpec.start_id`), defaults to `special_tokens.start_id`.
+    first decoder input (`ModelSpec.start_id`), defaults to `special_tokens.start_id`;
+    `search` stands in for `beam_search` (same arguments: the export's one traced search).
 
     Returns (ids int32 [B, max_length], lengths int32 [B]).
     """
@@ -47,7 +48,7 @@ def decode(model, source_ids, source_mask, decode_config: DecodeConfig, special_
                   forbidden_ids=never_generated(special_tokens, start_id))
     if decode_config.beam_size == 1:
         return greedy_decode(model, source_ids, source_mask, max_length, **common)
-    out = beam_search(model, source_ids, source_mask, beam_size=decode_config.beam_size,
-                      max_length=max_length, alpha=decode_config.alpha, n_best=1,
-                      early_stopping=decode_config.early_stopping, **common)
+    out = search(model, source_ids, source_mask, beam_size=decode_config.beam_size,
+                 max_length=max_length, alpha=decode_config.alpha, n_best=1,
+                 early_stopping=decode_config.early_stopping, **common)
     return out["ids"][:, 0], out["lengths"][:, 0]

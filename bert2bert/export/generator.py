@@ -115,17 +115,37 @@ class Generator(tf.Module):
         return tf.function(function, jit_compile=True, autograph=False)(ids, mask)
 
     def search(self, ids, mask, alpha=None, length_limit=None, min_length=None):
-        """Beam search on ids; returns dict(ids [B, n, L], lengths [B, n], scores [B, n])."""
+        """Beam search on ids; returns dict(ids [B, n, L], lengths [B, n], scores [B, n]).
+        alpha, length_limit, min_length: scalars or one per source (None: the export's)."""
+        d = self.decode
+        batch = tf.shape(ids)[0]
+
+        def per_source(value, default, dtype):
+            value = default if value is None else value
+            return tf.broadcast_to(tf.cast(value, dtype), [batch])
+
+        return self._search(ids, mask, per_source(alpha, d.alpha, tf.float32),
+                            per_source(length_limit, self.max_target_length, tf.int32),
+                            per_source(min_length, d.min_length, tf.int32))
+
+    @tf.function(autograph=False)
+    def _search(self, ids, mask, alpha, length_limit, min_length):
+        """The one traced beam search (settings: one per source) that every signature that
+        searches calls: the SavedModel holds it once, and an export traces it once."""
         d = self.decode
         return self._compiled(lambda ids, mask: beam_search(
             self.model, ids, mask, beam_size=d.beam_size, max_length=self.max_target_length,
             start_id=self.start_id, end_id=int(self.special.end_id),
-            pad_id=int(self.target_pad_id),
-            alpha=d.alpha if alpha is None else alpha,
-            min_length=d.min_length if min_length is None else min_length,
+            pad_id=int(self.target_pad_id), alpha=alpha, min_length=min_length,
             no_repeat_ngram_size=d.no_repeat_ngram_size, length_limit=length_limit,
             early_stopping=d.early_stopping,
             forbidden_ids=never_generated(self.special, self.start_id)), ids, mask)
+
+    def _search_for_decode(self, model, ids, mask, *, alpha, min_length, n_best, **same):
+        """`beam_search` as `decode` calls it for `generate`: with this generator's model and
+        settings (`same`), so through the shared `_search`."""
+        out = self.search(ids, mask, alpha=alpha, min_length=min_length)
+        return {key: value[:, :n_best] for key, value in out.items()}
 
     def detokenize(self, ids):
         """Strings [...] from ids [..., L] (padding and special tokens dropped)."""
@@ -135,18 +155,20 @@ class Generator(tf.Module):
         return tf.reshape(text, shape[:-1])
 
     # ------------------------------------------------------------ signatures
+    # autograph=False: nothing here branches on a tensor in Python (the searches loop with
+    # tf.while_loop), and AutoGraph's rewriting of the decoding code took ~5 s of an export.
 
-    @tf.function(input_signature=[STRINGS])
+    @tf.function(input_signature=[STRINGS], autograph=False)
     def generate(self, inputs):
         """inputs string [batch] -> {"outputs": string [batch]}: the best hypothesis."""
         ids, mask = self.encode_sources(inputs)
         best, _ = self._compiled(lambda ids, mask: decode(  # evaluation's policy too
             self.model, ids, mask, self.decode, self.special, self.max_target_length,
-            self.start_id), ids, mask)
+            self.start_id, search=self._search_for_decode), ids, mask)
         return {"outputs": self.detokenize(best)}
 
     @tf.function(input_signature=[STRINGS, SETTING[tf.float32], SETTING[tf.int32],
-                                  SETTING[tf.int32]])
+                                  SETTING[tf.int32]], autograph=False)
     def beam_search(self, inputs, alpha, max_length, min_length):
         """The n best hypotheses and their scores with run-time alpha, max and min length
         (alpha >= 0; max_length is capped at the export's; min_length at max_length), each a
@@ -160,14 +182,14 @@ class Generator(tf.Module):
                           min_length=tf.clip_by_value(min_length, 0, limit))
         return {"outputs": self.detokenize(out["ids"]), "scores": out["scores"]}
 
-    @tf.function(input_signature=[IDS, IDS])
+    @tf.function(input_signature=[IDS, IDS], autograph=False)
     def generate_ids(self, input_ids, input_mask):
         """Beam search on token ids made by the client (special tokens included)."""
         out = self.search(input_ids[:, :self.max_source_length],
                           input_mask[:, :self.max_source_length])
         return {"output_ids": out["ids"], "lengths": out["lengths"], "scores": out["scores"]}
 
-    @tf.function(input_signature=[STRINGS, STRINGS])
+    @tf.function(input_signature=[STRINGS, STRINGS], autograph=False)
     def score(self, sources, targets):
         """Log-likelihood of each target given its source (sum over its tokens and the end
         token; targets cut to the export's max length) and the number of tokens scored."""
@@ -184,7 +206,7 @@ class Generator(tf.Module):
         return {"log_likelihood": tf.reduce_sum(token, axis=1),
                 "num_tokens": tf.reduce_sum(dec_mask, axis=1)}
 
-    @tf.function
+    @tf.function(autograph=False)
     def __call__(self, inputs, training=False):
         """The model's logits for a dict of int32 ids and masks (for reuse and fine-tuning)."""
         return self.model(inputs, training=training)

@@ -11,6 +11,7 @@ trace, one XLA program for the whole split). The loss of a split is the SUM of i
 losses over the SUM of its tokens (padded rows count none), whatever the replica count.
 """
 import collections
+import functools
 from typing import Callable, Optional, Tuple
 
 import tensorflow as tf
@@ -68,9 +69,12 @@ class EvalStep:
         self._element_spec = element_spec  # of the batches: traced for it (tracing.py)
         self.traces = collections.Counter()
         xla = True if jit_compile else None  # None: the device's default (TPU: compiled)
-        self._loss = tf.function(self._replica_loss, jit_compile=xla, reduce_retracing=True)
-        self._decode = tf.function(self._replica_decode, jit_compile=xla, reduce_retracing=True)
-        self._step = tf.function(self._cross_replica, reduce_retracing=True)
+        # No AutoGraph: the model, loss and decoding have no tensor-dependent Python control
+        # flow (their loops are tf.while_loops), and rewriting them costs seconds a process.
+        function = functools.partial(tf.function, reduce_retracing=True, autograph=False)
+        self._loss = function(self._replica_loss, jit_compile=xla)
+        self._decode = function(self._replica_decode, jit_compile=xla)
+        self._step = function(self._cross_replica)
 
     def __call__(self, batch):
         if self._element_spec is not None:

@@ -104,6 +104,30 @@ def test_saved_model_cli_shows_all_signatures_with_string_inputs(bert_export):
     assert "inputs['input_ids'] tensor_info:\n        dtype: DT_INT32" in blocks["generate_ids"]
 
 
+def test_the_searching_signatures_call_one_traced_beam_search(bert_export):
+    """generate, beam_search and generate_ids call ONE function holding the search (one
+    trace at export, one copy in the signatures' graphs), not a search inlined in each."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    saved = saved_model_pb2.SavedModel()
+    with open(os.path.join(bert_export, "saved_model.pb"), "rb") as f:
+        saved.ParseFromString(f.read())
+    library = saved.meta_graphs[0].graph_def.library.function
+    callers = {}
+    for function in library:
+        for node in function.node_def:
+            if node.attr["f"].func.name:
+                callers.setdefault(node.attr["f"].func.name, set()).add(function.signature.name)
+    loops = {f.signature.name for f in library
+             if any(n.op in ("While", "StatelessWhile") for n in f.node_def)}
+    called = {name for name in loops if name in callers}
+    assert len(called) == 1, called  # the search loop: one body, used by every signature
+    (search,) = called
+    # "__inference_<method>_<number>": the methods behind the three signatures
+    methods = {name[len("__inference_"):].rsplit("_", 1)[0] for name in callers[search]}
+    assert methods == {"generate", "beam_search", "generate_ids"}, callers[search]
+
+
 def test_assets_hold_the_vocabulary_and_metadata(bert_export):
     assert os.listdir(os.path.join(bert_export, "assets")) == ["vocab-bert2bert.txt"]
     with open(os.path.join(bert_export, "assets.extra", "bert2bert.json")) as f:

@@ -27,12 +27,6 @@ QUICK = ["train.train_steps=6", "train.checkpoint_every=2", "train.log_every=2",
          "train.batch_size=4", "task.max_source_length=24", "task.max_target_length=16"]
 
 
-def run_cli(args, env=None, timeout=600):
-    env = dict(os.environ, **(env or {}))
-    return subprocess.run([sys.executable, "-m", "bert2bert.cli", *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=timeout)
-
-
 def final_weights(model_dir, step=None):
     prefix = tf.train.latest_checkpoint(model_dir) if step is None else os.path.join(
         model_dir, f"ckpt-{step}")
@@ -207,10 +201,11 @@ def test_nan_loss_stops_the_run_and_keeps_the_last_checkpoint(tiny_smoke, tmp_pa
 
 
 @pytest.mark.slow
-def test_wikisplit_run_from_minilm_via_the_cli(tmp_path):
+def test_wikisplit_run_from_minilm_via_the_cli(tmp_path, capsys):
     """The one end-to-end run of the real all-MiniLM-L6-v2 (30522 x 384) through the CLI: all
     6 layers per side, 4 updates (a checkpoint every 2, an evaluation at the end). It is the
-    suite's longest test (tests/suite_plugin.py runs it first)."""
+    suite's longest test (tests/suite_plugin.py runs it first). In this process: the console
+    script itself is tested in tests/test_cli.py."""
     tune = shared_path("data", "wikisplit", "tune.tsv")
     validation = shared_path("data", "wikisplit", "validation.tsv")
     model_dir = str(tmp_path / "wikisplit")
@@ -224,9 +219,8 @@ def test_wikisplit_run_from_minilm_via_the_cli(tmp_path):
             "task.metrics=[exact, sari, bleu]", "train.train_steps=4", "train.batch_size=4",
             "train.checkpoint_every=2", "train.log_every=2", "train.max_eval_examples=8",
             "train.eval_batch_size=8"]
-    out = run_cli(["train", "--config", SMOKE, "--model_dir", model_dir, "--eval_every", "4",
-                   *sum((["--set", s] for s in sets), [])], timeout=900)
-    assert out.returncode == 0, out.stderr[-3000:]
+    assert main(["train", "--config", SMOKE, "--model_dir", model_dir, "--eval_every", "4",
+                 *sum((["--set", s] for s in sets), [])]) == 0
     names = os.listdir(model_dir)
     assert {"ckpt-2.index", "ckpt-4.index", "warm_start.json", "config.yaml"} <= set(names)
     assert any(n.startswith("events.") for n in os.listdir(os.path.join(model_dir, "train")))
@@ -234,7 +228,7 @@ def test_wikisplit_run_from_minilm_via_the_cli(tmp_path):
     assert results["examples"] == 8 and {"exact", "sari", "bleu"} <= set(results)
     report = json.load(open(os.path.join(model_dir, "warm_start.json")))
     assert report["counts"]["loaded_variables"] == report["counts"]["variables"] - 60
-    assert "warm start of bert2bert" in out.stdout
+    assert "warm start of bert2bert" in capsys.readouterr().out
 
 
 @pytest.mark.slow
