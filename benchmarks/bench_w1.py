@@ -196,22 +196,29 @@ def run_ours(args) -> dict:
                         "working_set_MiB": round(rss_mib() - floor, 1)}
     beam_graph = max(beams, key=lambda graph: beams[graph]["sentences_per_s"])
     beam = beams[beam_graph]
-    serving_sps, serving_runs = measure_serving(model, tokenizer, sources, args.min_seconds,
-                                                args.tgt_len, args.src_len, args.serving_xla)
+    servings = {}
+    for graph in (("plain", "xla") if args.serving == "auto" else (args.serving,)):
+        rate, runs = measure_serving(model, tokenizer, sources, args.min_seconds, args.tgt_len,
+                                     args.src_len, graph == "xla")
+        servings[graph] = {"sentences_per_s": round(rate, 3), "runs": runs}
+    serving_graph = max(servings, key=lambda graph: servings[graph]["sentences_per_s"])
     return {
         "system": "bert2bert-keras3-tensorflow" + ("-bf16" if args.bf16 else "-fp32")
                   + ("-xla-beam" if beam_graph == "xla" else "")
                   + ("-xla-train" if args.train_xla else "")
-                  + ("-xla-export" if args.serving_xla else ""),
+                  + ("-xla-export" if serving_graph == "xla" else ""),
         **cpu_facts(),
         "params_M": round(params / 1e6, 2),
         "train_examples_per_s": round(train_eps, 3),
         "beam_sentences_per_s": beam["sentences_per_s"],
         "beam_graph": beam_graph,  # the faster of those measured
         "beam_by_graph": beams,
-        "savedmodel_serving_sentences_per_s": round(serving_sps, 3),
+        "savedmodel_serving_sentences_per_s": servings[serving_graph]["sentences_per_s"],
+        "serving_graph": serving_graph,  # the faster export of those measured
+        "serving_by_graph": servings,
         "timed_runs": {"train_steps": train_steps, "beam_batches": beam["runs"],
-                       "serving_batches": serving_runs, "min_seconds": args.min_seconds},
+                       "serving_batches": servings[serving_graph]["runs"],
+                       "min_seconds": args.min_seconds},
         "decoded_len": args.tgt_len,
         # after training and the reported beam search, like the anchor's; then also after
         # exporting, reloading and serving the SavedModel in the same process
@@ -238,17 +245,33 @@ PEER_FLOOR = ("import json, resource, torch; "
               "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))")
 
 
+def compare_precisions(choice: str) -> tuple:
+    """The precisions `--compare` runs: float32 always, bfloat16 where the CPU has it natively
+    (`--precisions auto`, bert2bert's own `dtype_policy: auto` rule) or when asked (`all`)."""
+    if choice == "all":
+        return (False, True)
+    if choice == "fp32":
+        return (False,)
+    from bert2bert.precision import Hardware, cpu_info, decide_dtype_policy
+
+    native = decide_dtype_policy("auto", Hardware("cpu", *cpu_info()))
+    print(f"bf16 {'runs' if native.policy == 'mixed_bfloat16' else 'skipped'}: "
+          f"{native.reason}", file=sys.stderr, flush=True)
+    return (False, True) if native.policy == "mixed_bfloat16" else (False,)
+
+
 def compare(args) -> dict:
-    """The anchor (its own protocol: ../shared is read-only) and ours, fp32 and bf16."""
+    """The anchor (its own protocol: ../shared is read-only) and ours, fp32 and, where
+    `--precisions` says so, bf16."""
     ratios = {}
     peer_floor = last_json([args.anchor_python, "-c", PEER_FLOOR])["import_floor_MiB"]
-    for bf16 in (False, True):
+    for bf16 in compare_precisions(args.precisions):
         flag = ["--bf16"] if bf16 else []
         anchor = last_json([args.anchor_python, ANCHOR] + flag)
         ours = last_json([sys.executable, os.path.abspath(__file__)] + flag
                          + ["--beam", args.beam]
                          + (["--train-xla"] if args.train_xla else [])
-                         + (["--serving-xla"] if args.serving_xla else [])
+                         + ["--serving", args.serving]
                          + ["--min-seconds", str(args.min_seconds)])
         key = "bf16" if bf16 else "fp32"
         ratios[key] = {
@@ -284,10 +307,17 @@ def main():
     p.add_argument("--tgt-len", type=int, default=32)
     p.add_argument("--min-seconds", type=float, default=30.0,
                    help="timed work per measure, after warm-up (default 30)")
-    p.add_argument("--serving-xla", action="store_true",
-                   help="export with --xla --static_shapes for the serving measure")
+    p.add_argument("--serving", choices=("auto", "plain", "xla"), default="auto",
+                   help="the SavedModel exported as plain graphs, with --xla --static_shapes, "
+                        "or both measured and the faster reported (default: auto)")
+    p.add_argument("--serving-xla", dest="serving", action="store_const", const="xla",
+                   help="the same as --serving xla")
     p.add_argument("--decode-batch", type=int, default=8)
-    p.add_argument("--compare", action="store_true", help="run the anchor and ours, fp32 + bf16")
+    p.add_argument("--compare", action="store_true",
+                   help="run the anchor and ours in fresh processes, fp32 (+ bf16: --precisions)")
+    p.add_argument("--precisions", choices=("auto", "fp32", "all"), default="auto",
+                   help="--compare: float32, plus bfloat16 only where the CPU has it natively "
+                        "(auto, the default), float32 only, or both always (all)")
     p.add_argument("--anchor-python",
                    default=os.path.join(os.path.dirname(HERE), ".anchor", "bin", "python"),
                    help="python of the venv with torch==2.13.0 and transformers")

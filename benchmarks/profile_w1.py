@@ -77,7 +77,7 @@ def beam_parts(model, min_seconds: float) -> dict:
         return hidden_states
 
     hidden_states = blocks()[:, 0]
-    projection = tf.function(lambda: model.logits(hidden_states, float32_matmul=True))
+    projection = tf.function(lambda: model.decoding_logits(hidden_states, state.output_matrix))
     logits = projection()
     buffer = tf.zeros([rows, TGT], tf.int32)
 

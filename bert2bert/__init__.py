@@ -15,6 +15,14 @@ at base, large or any custom size.
 import os as _os
 
 _os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# TensorFlow's best-fit-with-coalescing allocator for CPU tensors too (as on GPUs), unless the
+# environment says otherwise: it keeps freed buffers for the next step instead of handing
+# every large one back to the C library, which returns it to the system and page-faults it in
+# again. Read by TensorFlow at its first operation: effective when bert2bert is imported before
+# any tensor exists. What it changed on W1: README, "Speed against the peer".
+# TF_CPU_ALLOCATOR_USE_BFC=false turns it off; TF_CPU_BFC_MEM_LIMIT_IN_MB caps it (TensorFlow's
+# default: 64 GiB).
+_os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "true")
 
 __version__ = "0.1.0"
 

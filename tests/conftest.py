@@ -9,6 +9,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # tests compare float32 results); the decision itself is tested in test_precision.py.
 os.environ["BERT2BERT_NATIVE_BF16"] = "0"
 
+import bert2bert  # noqa: E402,F401 - its environment defaults first, as in a user's program
 import tensorflow as tf  # noqa: E402
 
 # Two logical CPUs in every test process (before TensorFlow starts its devices), so that

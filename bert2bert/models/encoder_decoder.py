@@ -75,7 +75,8 @@ class EncoderDecoderLM(Seq2SeqModel):
         encoded = self.encode(encoder_token_ids, src_mask)
         constants = SourceConstants(self.decoder.cross_key_values(encoded), src_mask[:, None, :])
         batch = ops.shape(encoder_token_ids)[0]
-        return DecodingState(self._new_cache(batch * beams, max_target_length), constants)
+        return DecodingState(self._new_cache(batch * beams, max_target_length), constants,
+                             self.output_matrix())
 
     def decode_step(self, state: DecodingState, token_ids, step):
         """Feeds `token_ids` [rows] at target position `step`; returns (logits [rows, V],
@@ -91,4 +92,5 @@ class EncoderDecoderLM(Seq2SeqModel):
             position_ids=ops.reshape(step + self.spec.decoder_position_shift, (1, 1)),
             cross_caches=constants.cross_key_values, cross_mask=constants.cross_mask,
             caches=state.cache, cache_index=step)
-        return self.logits(hidden[:, 0], float32_matmul=True), state.with_cache(cache)
+        return (self.decoding_logits(hidden[:, 0], state.output_matrix),
+                state.with_cache(cache))

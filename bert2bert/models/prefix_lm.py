@@ -66,10 +66,10 @@ class PrefixLM(Seq2SeqModel):
         _, cache = self.decoder(encoder_token_ids, self_mask=self_mask, position_ids=positions,
                                 caches=self._new_cache(batch, total), cache_index=0)
         constants = PrefixConstants(src_mask, ops.sum(ops.cast(src_mask, "int32"), axis=1))
-        state = DecodingState(cache, constants)
-        if beams == 1:
-            return state
-        return tree.map_structure(lambda t: ops.repeat(t, beams, axis=0), state)
+        if beams > 1:
+            cache, constants = tree.map_structure(lambda t: ops.repeat(t, beams, axis=0),
+                                                  (cache, constants))
+        return DecodingState(cache, constants, self.output_matrix())
 
     def decode_step(self, state: DecodingState, token_ids, step):
         """Feeds `token_ids` [B] at target position `step`; returns (logits [B, V], state)."""
@@ -87,4 +87,5 @@ class PrefixLM(Seq2SeqModel):
             token_ids, self_mask=visible[:, None, :],
             position_ids=(prefix.prefix_length + step)[:, None],
             caches=state.cache, cache_index=src_len + step)
-        return self.logits(hidden[:, 0], float32_matmul=True), state.with_cache(cache)
+        return (self.decoding_logits(hidden[:, 0], state.output_matrix),
+                state.with_cache(cache))

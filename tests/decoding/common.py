@@ -60,14 +60,17 @@ def official_beam_search(model, src, mask, *, beam_size, max_length, end_id, alp
     without the start token, end token kept, zeros after it, scores [B, K]) as numpy."""
     from official.nlp.modeling.ops.beam_search import sequence_beam_search
 
-    state = model.start_decoding(src, mask, max_length)._asdict()  # its cache must be a dict
+    def per_row(state):  # its cache: a dict of per-row tensors, no one-per-search matrix
+        return {"cache": state.cache, "constants": state.constants}
+
+    state = per_row(model.start_decoding(src, mask, max_length))
     dtypes = tf.nest.map_structure(lambda t: t.dtype, state)
     as_float = functools.partial(tf.nest.map_structure, lambda t: tf.cast(t, tf.float32))
 
     def symbols_to_logits_fn(ids, i, cache):  # ... of float32 tensors
         cache = tf.nest.map_structure(lambda t, dtype: tf.cast(t, dtype), cache, dtypes)
         logits, cache = model.decode_step(DecodingState(**cache), ids[:, -1], i)
-        return logits, as_float(cache._asdict())
+        return logits, as_float(per_row(cache))
 
     seq, scores = sequence_beam_search(symbols_to_logits_fn, tf.fill([src.shape[0]], START),
                                        as_float(state), vocab_size(model), beam_size, alpha,

@@ -244,3 +244,20 @@ def test_share_embeddings_override():
         tiny_model("bert2gpt", share_embeddings=True)
     # Full sharing is the variant's nature and is not undone by this switch.
     assert tiny_model("bertShare", share_embeddings=False).spec.share == "all"
+
+
+@pytest.mark.parametrize("variant,head", [("bert2bert", "tied"), ("gpt", "tied"),
+                                          ("bert2bert", "lm_head"), ("bert2bert", "bias")])
+def test_decoding_projection_equals_the_training_one(variant, head):
+    """A decoding step's logits against the once-per-search transposed matrix (what
+    `start_decoding` puts in the state) and against the stored matrix are `logits`'."""
+    model = tiny_model(variant, output_head=head)
+    inputs = random_inputs(model)
+    state = model.start_decoding(inputs["encoder_token_ids"], inputs["encoder_padding_mask"], 4)
+    word = model.decoder.word_embeddings.embeddings
+    assert tuple(state.output_matrix.shape) == tuple(word.shape)[::-1]
+    hidden = np.random.default_rng(1).normal(size=(3, word.shape[1])).astype("float32")
+    expected = ops.convert_to_numpy(model.logits(hidden))
+    for matrix in (state.output_matrix, None):
+        np.testing.assert_allclose(ops.convert_to_numpy(model.decoding_logits(hidden, matrix)),
+                                   expected, atol=1e-5)
