@@ -155,8 +155,9 @@ class TransformerBlock(keras.layers.Layer):
         return x
 
     def cross_key_value(self, encoder_output):
-        """Cross-attention keys and values of `encoder_output`, computed once per source."""
-        return self.cross_attention.key_value(encoder_output)
+        """Cross-attention (keys [B, N, H, S], values [B, N, S, H]) of `encoder_output`,
+        computed once per source (`CachedAttention.fixed_key_value`)."""
+        return self.cross_attention.fixed_key_value(encoder_output)
 
     def compute_output_shape(self, input_shape, *args, **kwargs):
         return input_shape

@@ -10,7 +10,7 @@ from bert2bert.models.seq2seq import INPUT_KEYS, Seq2SeqModel, causal_mask
 
 class SourceConstants(NamedTuple):
     """Computed once per source, kept once per source (not per beam): per-block
-    cross-attention (keys, values) [B, N, S, H] and the mask [B, 1, S]."""
+    cross-attention (keys [B, N, H, S], values [B, N, S, H]) and the mask [B, 1, S]."""
 
     cross_key_values: list
     cross_mask: object  # bool [B, 1, S]

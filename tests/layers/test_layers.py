@@ -88,7 +88,7 @@ def test_cached_attention_steps_equal_full_attention():
         out, cache = att(x[:, t:t + 1], attention_mask=causal[:, t:t + 1], cache=cache, cache_index=t)
         np.testing.assert_allclose(ops.convert_to_numpy(out)[:, 0], full[:, t], atol=1e-6)
     # A precomputed cache (cross-attention style) gives the same as recomputing.
-    kv = att.key_value(x)
+    kv = att.fixed_key_value(x)
     np.testing.assert_allclose(ops.convert_to_numpy(att(x[:, :2], cache=kv)),
                                ops.convert_to_numpy(att(x[:, :2], x)), atol=1e-6)
 
