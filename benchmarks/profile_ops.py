@@ -155,6 +155,11 @@ def main():
     for (node, op), t in ms.items():
         parts[classify(node, op)] += t
     total = sum(parts.values())
+    if not total:
+        sys.exit("profile_ops.py: the profiler recorded no kernels"
+                 + (": an XLA-compiled search runs as compiled code whose ops TensorFlow's CPU "
+                    "profiler does not see; profile the plain graph, or time the parts with "
+                    "XLA in profile_w1.py" if args.xla else ""))
     facts = cpu_facts()
     lines = [f"{what}, {'mixed_bfloat16' if args.bf16 else 'float32'}, "
              f"{'XLA' if args.xla else 'plain graph'}, on {facts['cpu_model']} "

@@ -10,6 +10,8 @@ the output projection [32 x 256] x [256 x 30522], each beam's best tokens with t
 log-normaliser and the merge per source (`decoding.logits.top_next_tokens`), the gather of every cache by parent beam, and the whole
 `decode_step` (blocks + projection). The rest of a measured beam-search step (the search's own
 bookkeeping, the while-loop and host overhead) is the search per step minus those parts.
+The beam step's parts are timed twice: as plain graphs and compiled by XLA (the profiler of
+`profile_ops.py` sees no ops inside XLA-compiled code).
 Training step (batch 16, source 128, target 32): the forward pass with the loss, forward and
 backward, and the whole update (AdamW, clipping); the optimizer is the difference.
 
@@ -50,10 +52,16 @@ def matmul_gflops(min_seconds: float, dtype: str) -> float:
     return 2 * 1024 ** 3 / (per_call(f, min_seconds) / 1000) / 1e9
 
 
-def beam_parts(model, min_seconds: float) -> dict:
-    """{part: (ms, GFLOP)} of one beam step at position TGT // 2."""
+def beam_parts(model, min_seconds: float, xla: bool = False) -> dict:
+    """{part: (ms, GFLOP)} of one beam step at position TGT // 2, each part a `tf.function`
+    (compiled by XLA with `xla`: inside an XLA-compiled search TensorFlow's profiler sees no
+    ops, so its parts are timed this way)."""
+    import functools
+
     import numpy as np
     import tensorflow as tf
+
+    compiled = functools.partial(tf.function, jit_compile=xla)
 
     from bert2bert.decoding.logits import top_next_tokens
 
@@ -66,7 +74,7 @@ def beam_parts(model, min_seconds: float) -> dict:
     step = tf.constant(TGT // 2)
     constants = state.constants
 
-    @tf.function
+    @compiled
     def blocks():
         visible = (tf.range(TGT) <= step)[None, None, :]
         hidden_states, _ = model.decoder(
@@ -77,20 +85,20 @@ def beam_parts(model, min_seconds: float) -> dict:
         return hidden_states
 
     hidden_states = blocks()[:, 0]
-    projection = tf.function(lambda: model.decoding_logits(hidden_states, state.output_matrix))
+    projection = compiled(lambda: model.decoding_logits(hidden_states, state.output_matrix))
     logits = projection()
     buffer = tf.zeros([rows, TGT], tf.int32)
 
-    @tf.function
+    @compiled
     def softmax_top_k():  # as beam_search does it: each beam's best, then the merge
         log_probs, _ = top_next_tokens(logits, buffer, step, 2 * BEAMS, end_id=102,
                                        min_length=TGT)
         return tf.math.top_k(tf.reshape(log_probs, [BATCH, -1]), k=2 * BEAMS)
 
     parents = tf.constant(rng.integers(0, rows, (rows,)), tf.int32)
-    gather = tf.function(lambda: tf.nest.map_structure(lambda t: tf.gather(t, parents),
-                                                       state.cache))
-    whole = tf.function(lambda: model.decode_step(state, tokens, step)[0])
+    gather = compiled(lambda: tf.nest.map_structure(lambda t: tf.gather(t, parents),
+                                                    state.cache))
+    whole = compiled(lambda: model.decode_step(state, tokens, step)[0])
 
     layers, inter, length = spec.num_layers, spec.intermediate_size, TGT // 2 + 1
     per_token = layers * (2 * 4 * hidden * hidden  # q, k, v, o of self-attention
@@ -200,13 +208,17 @@ def main():
     keras.utils.set_random_seed(0)
     model = build_model(w1_config(args.bf16, dropout=0.1))
     gflops = matmul_gflops(args.min_seconds, "bfloat16" if args.bf16 else "float32")
-    beam = beam_parts(model, args.min_seconds)
-    search = {xla: search_step_ms(model, args.min_seconds, xla) for xla in (False, True)}
-    parts = sum(beam[k][0] for k in ("decode_step (blocks + projection)", "log-softmax + top-k",
-                                     "cache gather (all layers)"))
-    beam["rest of a search step (bookkeeping, loop, host)"] = (search[False] - parts, 0.0)
-    beam["whole search step (plain)"] = (search[False], beam["decode_step (blocks + projection)"][1])
-    beam["whole search step (XLA)"] = (search[True], beam["decode_step (blocks + projection)"][1])
+    beam = {}
+    for xla in (False, True):  # the plain graph's parts, then the same parts compiled by XLA
+        parts = beam_parts(model, args.min_seconds, xla)
+        search = search_step_ms(model, args.min_seconds, xla)
+        known = sum(parts[k][0] for k in ("decode_step (blocks + projection)",
+                                          "log-softmax + top-k", "cache gather (all layers)"))
+        graph = " (XLA)" if xla else " (plain)"
+        beam.update({name + graph: value for name, value in parts.items()})
+        beam["rest of a search step (bookkeeping, loop, host)" + graph] = (search - known, 0.0)
+        beam["whole search step" + graph] = (search,
+                                            parts["decode_step (blocks + projection)"][1])
     train = training_parts(model, args.min_seconds)
     result = {**cpu_facts(), "precision": "mixed_bfloat16" if args.bf16 else "float32",
               "matmul_gflops": round(gflops, 1),
