@@ -4,8 +4,8 @@ import pytest
 import tensorflow as tf
 
 from bert2bert.decoding import length_penalty
-from bert2bert.decoding.logits import (block_early_end, block_repeated_ngrams, finalize,
-                                       next_token_log_probs, top_next_tokens)
+from bert2bert.decoding.logits import (TOP_K_CHUNK, block_early_end, block_repeated_ngrams,
+                                       finalize, next_token_log_probs, top_next_tokens)
 
 
 def banned_reference(tokens, step, n):
@@ -83,7 +83,7 @@ def test_forbidden_ids_are_never_generated():
     assert np.all(np.isfinite(out["scores"].numpy()))
 
 
-@pytest.mark.parametrize("vocab", [10, 50, 7001])  # 10 < k + 3; 7001 > 4 x 11 x 128: by chunks
+@pytest.mark.parametrize("vocab", [10, 50, 7001])  # 10 < k + 3; 7001 > 4 x 11 x chunk: by chunks
 @pytest.mark.parametrize("min_length, ngram", [(0, 0), (5, 0), ("rows", 0), (5, 2)])
 def test_top_next_tokens_equals_top_k_of_the_full_log_softmax(min_length, ngram, vocab,
                                                                monkeypatch):
@@ -118,6 +118,7 @@ def test_top_next_tokens_equals_top_k_of_the_full_log_softmax(min_length, ngram,
         assert real.mean() > 0.8
         np.testing.assert_array_equal(ids.numpy()[real], want.indices.numpy()[real])
         assert not np.isin(ids.numpy()[real], forbidden).any()
-    if vocab == 7001 and not ngram:  # chunk maxima, then k + 2 or 3 chunks of 128, never 7001
+    if vocab == 7001 and not ngram:  # chunk maxima, then k + 2 or 3 chunks, never 7001
         blocked = len(forbidden) + int(not isinstance(min_length, int) or min_length > 0)
-        assert ranked_widths[:2] == [55, (k + blocked) * 128] and vocab not in ranked_widths
+        assert ranked_widths[:2] == [-(-vocab // TOP_K_CHUNK), (k + blocked) * TOP_K_CHUNK]
+        assert vocab not in ranked_widths
