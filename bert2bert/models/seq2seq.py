@@ -82,19 +82,11 @@ class Seq2SeqModel(keras.Model):
         the fused loss reads them as they are instead of a float32 copy (half the bytes, the
         same loss and gradient).
         """
-        if self.output_head is not None:
-            hidden = self.output_head.transform(hidden)
-        kernel = self.decoder.word_embeddings.embeddings
         shape = ops.shape(hidden)
-        rows = ops.reshape(hidden, (-1, shape[-1]))
-        # A 2-D product with the transpose folded in (an einsum with "..." here has a gradient
-        # that broadcasts the matrix over every position: gigabytes).
-        product = tf.linalg.matmul(rows, ops.cast(kernel, hidden.dtype), transpose_b=True)
-        if self.output_head is not None:
-            product = product + ops.cast(self.output_head.bias, hidden.dtype)
+        product = self._project(ops.reshape(hidden, (-1, shape[-1])))
         if not fused.active(training):
             product = ops.cast(product, "float32")
-        return ops.reshape(product, (*shape[:-1], kernel.shape[0]))
+        return ops.reshape(product, (*shape[:-1], self.spec.decoder.vocab_size))
 
     def output_matrix(self):
         """The tied output projection as decoding uses it: float32 [hidden, vocab], made once
@@ -111,16 +103,24 @@ class Seq2SeqModel(keras.Model):
         """float32 logits [rows, V] of one step's hidden states [rows, H], computed in float32
         against `matrix` (`output_matrix()`), or without one against the stored matrix: the
         same numbers as `logits`."""
+        return self._project(hidden, "float32", matrix)
+
+    def _project(self, rows, dtype=None, matrix=None):
+        """rows [N, H] -> [N, V] in `dtype` (default: the rows' own after the head transform),
+        against `matrix` [H, V] or the stored [V, H] with the transpose folded in (a 2-D
+        product: an einsum with "..." here has a gradient that broadcasts the matrix over
+        every position, gigabytes)."""
         if self.output_head is not None:
-            hidden = self.output_head.transform(hidden)
-        hidden = ops.cast(hidden, "float32")
+            rows = self.output_head.transform(rows)
+        dtype = dtype or rows.dtype
+        rows = ops.cast(rows, dtype)
         if matrix is None:
-            kernel = ops.cast(self.decoder.word_embeddings.embeddings, "float32")
-            product = tf.linalg.matmul(hidden, kernel, transpose_b=True)
+            kernel = ops.cast(self.decoder.word_embeddings.embeddings, dtype)
+            product = tf.linalg.matmul(rows, kernel, transpose_b=True)
         else:
-            product = tf.linalg.matmul(hidden, matrix)
+            product = tf.linalg.matmul(rows, matrix)
         if self.output_head is not None:
-            product = product + ops.cast(self.output_head.bias, "float32")
+            product = product + ops.cast(self.output_head.bias, dtype)
         return product
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
