@@ -163,6 +163,16 @@ def measure_serving(model, tokenizer, sources, min_seconds: float, tgt_len: int,
         return len(sources) * per_second, runs
 
 
+def by_graph(choice: str, measure, extra=dict):
+    """({graph: {"sentences_per_s", "runs", **extra()}}, the faster graph) of `measure(xla)`
+    for the plain graph and XLA (`choice` "auto", in that order) or the one asked for."""
+    results = {}
+    for graph in (("plain", "xla") if choice == "auto" else (choice,)):
+        rate, runs = measure(graph == "xla")
+        results[graph] = {"sentences_per_s": round(rate, 3), "runs": runs, **extra()}
+    return results, max(results, key=lambda graph: results[graph]["sentences_per_s"])
+
+
 def run_ours(args) -> dict:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import keras
@@ -188,20 +198,12 @@ def run_ours(args) -> dict:
     rows = src.nrows()
     ids = tf.concat([tf.fill([rows, 1], 101), tf.cast(src.to_tensor(), tf.int32),
                      tf.fill([rows, 1], 102)], axis=1)
-    beams = {}
-    for graph in (("plain", "xla") if args.beam == "auto" else (args.beam,)):
-        rate, runs = measure_beam(model, ids, tf.ones_like(ids), args.min_seconds,
-                                  graph == "xla", args.tgt_len)
-        beams[graph] = {"sentences_per_s": round(rate, 3), "runs": runs,
-                        "working_set_MiB": round(rss_mib() - floor, 1)}
-    beam_graph = max(beams, key=lambda graph: beams[graph]["sentences_per_s"])
+    beams, beam_graph = by_graph(args.beam, lambda xla: measure_beam(
+        model, ids, tf.ones_like(ids), args.min_seconds, xla, args.tgt_len),
+        lambda: {"working_set_MiB": round(rss_mib() - floor, 1)})
     beam = beams[beam_graph]
-    servings = {}
-    for graph in (("plain", "xla") if args.serving == "auto" else (args.serving,)):
-        rate, runs = measure_serving(model, tokenizer, sources, args.min_seconds, args.tgt_len,
-                                     args.src_len, graph == "xla")
-        servings[graph] = {"sentences_per_s": round(rate, 3), "runs": runs}
-    serving_graph = max(servings, key=lambda graph: servings[graph]["sentences_per_s"])
+    servings, serving_graph = by_graph(args.serving, lambda xla: measure_serving(
+        model, tokenizer, sources, args.min_seconds, args.tgt_len, args.src_len, xla))
     return {
         "system": "bert2bert-keras3-tensorflow" + ("-bf16" if args.bf16 else "-fp32")
                   + ("-xla-beam" if beam_graph == "xla" else "")
