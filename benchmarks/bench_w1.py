@@ -9,8 +9,10 @@ exactly 32 new tokens, batch 8 for decoding. Prints one JSON line, like the anch
     make anchor && .venv/bin/python benchmarks/bench_w1.py --compare   # the peer: .anchor/
 
 `--compare` runs the anchor (`../shared/bench/hf_anchor_bench.py`, in its own venv) and this
-benchmark, each in float32 and bfloat16, in fresh processes one after the other, and prints
-one JSON line per run plus one with our/anchor ratios.
+benchmark in fresh processes one after the other, in float32 and, where the CPU has it
+natively, bfloat16 (`--precisions`), and prints one JSON line per run plus one with our/anchor
+ratios. `--rounds N` alternates N such pairs and reports each ratio's median (a VM's speed
+moves by tens of percent within minutes; one pair can land on two speeds).
 
 Each of our measures repeats its work until at least `--min-seconds` (default 30) of timed
 work, after warm-up runs (tracing, compiling). The JSON names the CPU (model and the flags
@@ -26,6 +28,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -262,30 +265,46 @@ def compare_precisions(choice: str) -> tuple:
     return (False, True) if native.policy == "mixed_bfloat16" else (False,)
 
 
+def ratios_of(ours: dict, anchor: dict, peer_floor: float) -> dict:
+    """Our figures over the peer's, from one pair of runs."""
+    return {
+        "train": round(ours["train_examples_per_s"] / anchor["train_examples_per_s"], 2),
+        "beam": round(ours["beam_sentences_per_s"] / anchor["beam_sentences_per_s"], 2),
+        "savedmodel_serving_vs_anchor_beam": round(
+            ours["savedmodel_serving_sentences_per_s"] / anchor["beam_sentences_per_s"], 2),
+        "peak_rss": round(ours["peak_rss_MiB"] / anchor["peak_rss_MiB"], 2),
+        "working_set": round(ours["working_set_MiB"] / (anchor["peak_rss_MiB"] - peer_floor), 2),
+    }
+
+
+def median_ratios(rounds: list) -> dict:
+    """Each ratio's median over the rounds (one dict of `ratios_of` per round)."""
+    return {key: round(statistics.median(r[key] for r in rounds), 2) for key in rounds[0]}
+
+
 def compare(args) -> dict:
     """The anchor (its own protocol: ../shared is read-only) and ours, fp32 and, where
-    `--precisions` says so, bf16."""
-    ratios = {}
+    `--precisions` says so, bf16; `--rounds` pairs of runs, the peer's and ours alternating,
+    so that a slow phase of the machine falls on both sides; the medians are reported."""
+    ratios, by_round = {}, {}
     peer_floor = last_json([args.anchor_python, "-c", PEER_FLOOR])["import_floor_MiB"]
+    anchor_flags = ([] if args.anchor_train_steps is None
+                    else ["--train-steps", str(args.anchor_train_steps)])
     for bf16 in compare_precisions(args.precisions):
         flag = ["--bf16"] if bf16 else []
-        anchor = last_json([args.anchor_python, ANCHOR] + flag)
-        ours = last_json([sys.executable, os.path.abspath(__file__)] + flag
-                         + ["--beam", args.beam]
-                         + (["--train-xla"] if args.train_xla else [])
-                         + ["--serving", args.serving]
-                         + ["--min-seconds", str(args.min_seconds)])
         key = "bf16" if bf16 else "fp32"
-        ratios[key] = {
-            "train": round(ours["train_examples_per_s"] / anchor["train_examples_per_s"], 2),
-            "beam": round(ours["beam_sentences_per_s"] / anchor["beam_sentences_per_s"], 2),
-            "savedmodel_serving_vs_anchor_beam": round(
-                ours["savedmodel_serving_sentences_per_s"] / anchor["beam_sentences_per_s"], 2),
-            "peak_rss": round(ours["peak_rss_MiB"] / anchor["peak_rss_MiB"], 2),
-            "working_set": round(ours["working_set_MiB"]
-                                 / (anchor["peak_rss_MiB"] - peer_floor), 2),
-        }
-    result = {"ratios_ours_over_anchor": ratios, "peer_import_floor_MiB": peer_floor,
+        by_round[key] = []
+        for _ in range(args.rounds):
+            anchor = last_json([args.anchor_python, ANCHOR] + flag + anchor_flags)
+            ours = last_json([sys.executable, os.path.abspath(__file__)] + flag
+                             + ["--beam", args.beam]
+                             + (["--train-xla"] if args.train_xla else [])
+                             + ["--serving", args.serving]
+                             + ["--min-seconds", str(args.min_seconds)])
+            by_round[key].append(ratios_of(ours, anchor, peer_floor))
+        ratios[key] = median_ratios(by_round[key])
+    result = {"ratios_ours_over_anchor": ratios, "rounds": args.rounds,
+              "ratios_by_round": by_round, "peer_import_floor_MiB": peer_floor,
               **cpu_facts(),
               "targets": {"train": ">= 1.5", "beam": ">= 3", "savedmodel_serving": ">= 2",
                           "working_set": "<= 1"}}
@@ -320,10 +339,20 @@ def main():
     p.add_argument("--precisions", choices=("auto", "fp32", "all"), default="auto",
                    help="--compare: float32, plus bfloat16 only where the CPU has it natively "
                         "(auto, the default), float32 only, or both always (all)")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="--compare: pairs of runs (the peer's, then ours) per precision; the "
+                        "ratios reported are the medians over them (default 1)")
+    p.add_argument("--anchor-train-steps", type=int, default=None,
+                   help="--compare: the anchor's --train-steps (its own default: 10)")
     p.add_argument("--anchor-python",
                    default=os.path.join(os.path.dirname(HERE), ".anchor", "bin", "python"),
                    help="python of the venv with torch==2.13.0 and transformers")
     args = p.parse_args()
+    if args.rounds < 1:
+        p.error(f"--rounds must be at least 1, got {args.rounds}")
+    if args.compare and not os.access(args.anchor_python, os.X_OK):
+        p.error(f"no peer venv at {args.anchor_python}: run `make anchor` first "
+                f"(or pass --anchor-python)")
     if args.compare:
         compare(args)
     else:
