@@ -12,10 +12,11 @@ All scores are on the 0-100 scale. `compute_metrics` dispatches by name and `sco
 reads one example per line from UTF-8 files.
 
 Implementations:
-- BLEU: `official.legacy.transformer.compute_bleu.bleu_on_list` from tf-models-official (the
-  tensor2tensor `bleu_hook` BLEU: mteval-v14 style tokenisation of punctuation and symbols,
-  BLEU-4 with brevity penalty and its own smoothing of zero n-gram counts). Imported, not copied;
-  importing it imports TensorFlow, so it is imported lazily.
+- BLEU: the BLEU of `official.legacy.transformer.compute_bleu.bleu_on_list` in tf-models-official
+  (the tensor2tensor `bleu_hook` BLEU: mteval-v14 style tokenisation of punctuation and symbols,
+  BLEU-4 with brevity penalty and its own smoothing of zero n-gram counts), computed here
+  (`bleu_tokenize`, `corpus_bleu_of_tokens`): importing the script loads Keras 2 and TF Model
+  Garden (seconds). tests/test_metrics.py holds it equal to the script bit for bit.
 - SacreBLEU: `sacrebleu.corpus_bleu` with its defaults (13a tokenisation, exp smoothing).
 - ROUGE: Google's `rouge-score` package with Porter stemming, F1 averaged over examples.
 - SARI: a plain-Python reimplementation of tensor2tensor's `tensor2tensor/utils/sari_hook.py`
@@ -26,15 +27,22 @@ Implementations:
 from __future__ import annotations
 
 import collections
+import functools
+import math
 import re
+import sys
+import unicodedata
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
 
 from bert2bert.textfiles import text_lines
 
 __all__ = [
     "sacrebleu_score", "bleu_cased", "bleu_uncased", "rouge_scores",
     "sari_score", "sari_components", "sentence_sari", "exact_match",
-    "compute_metrics", "score_files", "METRIC_NAMES", "WIKISPLIT_SEPARATOR",
+    "compute_metrics", "score_files", "METRIC_NAMES", "WIKISPLIT_SEPARATOR", "bleu_tokenize",
+    "corpus_bleu_of_tokens",
 ]
 
 WIKISPLIT_SEPARATOR = "<::::>"
@@ -78,20 +86,100 @@ def sacrebleu_score(hyps: Sequence[str], refs: Sequence[str]) -> float:
     return float(sacrebleu.corpus_bleu(list(hyps), [refs]).score)
 
 
+@functools.lru_cache(maxsize=1)
+def _bleu_tokenizer_patterns() -> Tuple[re.Pattern, re.Pattern, re.Pattern]:
+    """The script's three patterns: punctuation after a non-digit, punctuation before a
+    non-digit, any symbol. Its classes hold every code point below `sys.maxunicode` of Unicode
+    category P* (punctuation) or S* (symbols), in code-point order and unescaped, as the
+    script writes them: the same pattern strings, so the same quirks. Built on first use
+    (about a second)."""
+    classes = {"P": [], "S": []}
+    for code in range(sys.maxunicode):
+        char = chr(code)
+        kind = unicodedata.category(char)[0]
+        if kind in classes:
+            classes[kind].append(char)
+    punctuation, symbols = ("".join(classes[k]) for k in "PS")
+    return (re.compile(r"([^\d])([" + punctuation + r"])"),
+            re.compile(r"([" + punctuation + r"])([^\d])"),
+            re.compile("([" + symbols + "])"))
+
+
+def bleu_tokenize(text: str) -> List[str]:
+    """mteval-v14 tokenisation as the TF Official Transformer script does it: punctuation is
+    split off unless it sits between digits (1,000.5 stays one token), every symbol is
+    split off, then whitespace splits.
+
+    >>> bleu_tokenize("It costs $1,000.50, (about) 900€!")
+    ['It', 'costs', '$', '1,000.50', ',', '(', 'about', ')', '900', '€', '!']
+    """
+    after_non_digit, before_non_digit, symbol = _bleu_tokenizer_patterns()
+    text = after_non_digit.sub(r"\1 \2 ", text)
+    text = before_non_digit.sub(r" \1 \2", text)
+    return symbol.sub(r" \1 ", text).split()
+
+
+def _ngram_counts(tokens: Sequence[str], max_order: int) -> collections.Counter:
+    """Every n-gram of `tokens` for n = 1..max_order (tuples), with its count."""
+    return collections.Counter(tuple(tokens[i:i + n]) for n in range(1, max_order + 1)
+                               for i in range(len(tokens) - n + 1))
+
+
+def corpus_bleu_of_tokens(refs: Sequence[Sequence[str]], hyps: Sequence[Sequence[str]],
+                          max_order: int = 4) -> float:
+    """Corpus BLEU (0-1) of tokenised hypotheses against one tokenised reference each, as the
+    script computes it: clipped n-gram matches summed over the corpus; an order with no match
+    gets precision 1 / (2^k * possible), k counting the orders without a match so far; orders
+    with no possible n-gram add nothing to the log sum, which is still divided by
+    `max_order`; the brevity penalty exp(1 - ref / hyp) when the hypotheses are shorter. (The
+    script returns it rounded to float32; `bleu_cased` and `bleu_uncased` do that too.)"""
+    matches, possible = [0] * max_order, [0] * max_order
+    ref_length = hyp_length = 0
+    for ref, hyp in zip(refs, hyps):
+        ref_length += len(ref)
+        hyp_length += len(hyp)
+        ref_counts, hyp_counts = _ngram_counts(ref, max_order), _ngram_counts(hyp, max_order)
+        for ngram, count in ref_counts.items():
+            matches[len(ngram) - 1] += min(count, hyp_counts[ngram])
+        for ngram, count in hyp_counts.items():
+            possible[len(ngram) - 1] += count
+    precisions, smoothing = [], 1.0
+    for matched, total in zip(matches, possible):
+        if total and matched:
+            precisions.append(matched / total)
+        elif total:
+            smoothing *= 2
+            precisions.append(1.0 / (smoothing * total))
+        else:
+            precisions.append(0.0)
+    geometric_mean = 0.0
+    if max(precisions) > 0:
+        geometric_mean = math.exp(sum(math.log(p) for p in precisions if p) / max_order)
+    ratio = hyp_length / ref_length
+    brevity = math.exp(1 - 1.0 / ratio) if ratio < 1.0 else 1.0
+    return geometric_mean * brevity
+
+
 def _official_bleu(hyps: Sequence[str], refs: Sequence[str], case_sensitive: bool) -> float:
+    """BLEU-4 (0-100) of the TF Official Transformer script
+    (`official.legacy.transformer.compute_bleu.bleu_on_list(refs, hyps, case_sensitive)`, the
+    tensor2tensor `bleu_hook`), computed here: importing the script would load Keras 2 and
+    TF Model Garden into the process (seconds). tests/test_metrics.py holds it equal to the
+    script, bit for bit."""
     refs = _single_refs(refs)
     _check_lengths(hyps=hyps, refs=refs)
     if not refs:
         raise ValueError("BLEU of an empty corpus is undefined")
-    # The TF Official Transformer BLEU script (tensor2tensor bleu_hook), from tf-models-official.
-    from official.legacy.transformer import compute_bleu
-
     if not any(h.strip() for h in hyps):
         return 0.0  # no hypothesis n-gram at all (the script would divide by zero)
-    try:
-        return float(compute_bleu.bleu_on_list(list(refs), list(hyps), case_sensitive))
-    except ZeroDivisionError as err:  # every reference is empty
-        raise ValueError("BLEU is undefined when all references are empty") from err
+    if not case_sensitive:
+        hyps, refs = [h.lower() for h in hyps], [r.lower() for r in refs]
+    ref_tokens = [bleu_tokenize(r) for r in refs]
+    if not any(ref_tokens):
+        raise ValueError("BLEU is undefined when all references are empty")
+    hyp_tokens = [bleu_tokenize(h) for h in hyps]
+    # The script's arithmetic: its float32 score times 100, in float32.
+    return float(np.float32(corpus_bleu_of_tokens(ref_tokens, hyp_tokens)) * 100)
 
 
 def bleu_cased(hyps: Sequence[str], refs: Sequence[str]) -> float:

@@ -1,10 +1,12 @@
 """Tests of bert2bert.metrics against the reference implementations and published values."""
 import collections
+import subprocess
+import sys
 
 import pytest
 
 from bert2bert import metrics
-from tests.helpers import shared_path
+from tests.helpers import REPO, shared_path
 
 # The SARI example of Xu et al. (2016), as used in cocoxu/simplification SARI.py `main` and in
 # tensor2tensor/utils/sari_hook_test.py `setUp`.
@@ -56,6 +58,51 @@ def test_official_bleu_is_the_tf_official_script_with_refs_first(wikisplit):
     assert abs(cased - swapped) > 1.0  # the brevity penalty makes the argument order matter
     assert metrics.bleu_cased(hyps, refs) == pytest.approx(cased, abs=1e-4)
     assert metrics.bleu_uncased(hyps, refs) == pytest.approx(uncased, abs=1e-4)
+    # computed here, not imported: the same bits
+    assert (metrics.bleu_cased(hyps, refs), metrics.bleu_uncased(hyps, refs)) == (cased, uncased)
+
+
+# Punctuation between digits and elsewhere, symbols, brackets and backslashes (unescaped in
+# the script's character classes), non-Latin scripts, emoji, case, a hypothesis shorter than
+# its reference (brevity), orders without a match (smoothing) or without any n-gram.
+EDGE_HYPS = ["It costs $1,000.50, (about) 900€!", "¿Qué tal? «Bien» — gracias…", "你好，世界。",
+             "a-b c]d e\\f ^g [h]", "x", "1.5 2,3 4. 5 -6", "emoji 😀 and ©2020 ™", "The The the",
+             "Straße   ΣΊΣΥΦΟΣ naïve"]
+EDGE_REFS = ["It costs $1,000.50 (about 900 €) !", "¿Qué tal? Bien, gracias.", "你好 世界",
+             "a - b c ] d", "x y z w", "1.5 2,3 4 . 5 - 6", "emoji 😀 and © 2020",
+             "the the the", "strasse σίσυφος naive"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("corpus", ["edge", "short"])
+def test_bleu_equals_the_tf_official_script_bit_for_bit(corpus):
+    from official.legacy.transformer import compute_bleu
+
+    if corpus == "edge":
+        hyps, refs = EDGE_HYPS, EDGE_REFS
+    else:  # no 4-gram (nor trigram) in any hypothesis: those orders add nothing
+        hyps, refs = ["a b", "c", "d d"], ["a b", "c e f", "d"]
+    for text in hyps + refs:
+        assert metrics.bleu_tokenize(text) == compute_bleu.bleu_tokenize(text), text
+    for case_sensitive, ours in ((True, metrics.bleu_cased), (False, metrics.bleu_uncased)):
+        expected = float(compute_bleu.bleu_on_list(refs, hyps, case_sensitive))
+        assert 0.0 < expected < 100.0
+        assert ours(hyps, refs) == expected
+    for i in range(len(hyps)):  # one example at a time: each path of the smoothing
+        one = float(compute_bleu.bleu_on_list(refs[i:i + 1], hyps[i:i + 1], True))
+        assert metrics.bleu_cased(hyps[i:i + 1], refs[i:i + 1]) == one, hyps[i]
+
+
+@pytest.mark.slow
+def test_bleu_loads_neither_tensorflow_nor_model_garden():
+    code = ("import sys; from bert2bert import metrics; "
+            "print(metrics.bleu_cased(['a b , c d .'], ['a b, c d.'])); "
+            "print(sorted({m.split('.')[0] for m in sys.modules}"
+            " & {'official', 'tf_keras', 'tensorflow', 'keras'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=300, cwd=REPO).stdout.splitlines()
+    assert float(out[0]) == 100.0  # "b," and "d." are split as the script splits them
+    assert out[1] == "[]"
 
 
 def test_uncased_bleu_ignores_case_cased_does_not():
