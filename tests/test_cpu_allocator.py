@@ -25,7 +25,5 @@ def test_the_environment_can_turn_it_off():
     env = dict(os.environ, TF_CPU_ALLOCATOR_USE_BFC="false", TF_CPP_MIN_LOG_LEVEL="3")
     proc = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True,
                           text=True, timeout=300)
+    # TensorFlow's own message: the same probe succeeds with BFC (the test above, in-process)
     assert proc.returncode != 0 and "Allocator stats not available" in proc.stderr
-    env["TF_CPU_ALLOCATOR_USE_BFC"] = "true"
-    assert subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True,
-                          timeout=300).returncode == 0
