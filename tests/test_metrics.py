@@ -119,6 +119,9 @@ def test_uncased_bleu_ignores_case_cased_does_not():
 
 def test_bleu_is_0_to_100_and_rejects_empty():
     assert 0.0 < metrics.bleu_cased(["a b c d e f"], ["a b c d x f"]) < 100.0
+    assert metrics.bleu_cased(["", "  "], ["a b", "c"]) == 0.0  # no hypothesis token at all
+    with pytest.raises(ValueError, match="all references are empty"):
+        metrics.bleu_cased(["a b", "c"], ["", " "])
     with pytest.raises(ValueError):
         metrics.bleu_cased([], [])
     with pytest.raises(ValueError):
