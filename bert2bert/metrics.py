@@ -86,7 +86,7 @@ def sacrebleu_score(hyps: Sequence[str], refs: Sequence[str]) -> float:
     return float(sacrebleu.corpus_bleu(list(hyps), [refs]).score)
 
 
-@functools.lru_cache(maxsize=1)
+@functools.cache
 def _bleu_tokenizer_patterns() -> Tuple[re.Pattern, re.Pattern, re.Pattern]:
     """The script's three patterns: punctuation after a non-digit, punctuation before a
     non-digit, any symbol. Its classes hold every code point below `sys.maxunicode` of Unicode
@@ -119,8 +119,9 @@ def bleu_tokenize(text: str) -> List[str]:
     return symbol.sub(r" \1 ", text).split()
 
 
-def _ngram_counts(tokens: Sequence[str], max_order: int) -> collections.Counter:
-    """Every n-gram of `tokens` for n = 1..max_order (tuples), with its count."""
+def _bleu_ngram_counts(tokens: Sequence[str], max_order: int) -> collections.Counter:
+    """Every n-gram of `tokens` for n = 1..max_order (tuples), with how often it occurs
+    (BLEU clips repeats; SARI's `_ngram_counter` counts each n-gram once)."""
     return collections.Counter(tuple(tokens[i:i + n]) for n in range(1, max_order + 1)
                                for i in range(len(tokens) - n + 1))
 
@@ -138,7 +139,8 @@ def corpus_bleu_of_tokens(refs: Sequence[Sequence[str]], hyps: Sequence[Sequence
     for ref, hyp in zip(refs, hyps):
         ref_length += len(ref)
         hyp_length += len(hyp)
-        ref_counts, hyp_counts = _ngram_counts(ref, max_order), _ngram_counts(hyp, max_order)
+        ref_counts = _bleu_ngram_counts(ref, max_order)
+        hyp_counts = _bleu_ngram_counts(hyp, max_order)
         for ngram, count in ref_counts.items():
             matches[len(ngram) - 1] += min(count, hyp_counts[ngram])
         for ngram, count in hyp_counts.items():
